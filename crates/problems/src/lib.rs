@@ -1,1 +1,41 @@
+//! Training objectives for ODELoRA experiments, behind one interface.
+//!
+//! An [`Objective`] maps the adapted weights `W = W0 + s·B·A` of each layer to
+//! the loss and the full-weight gradient `G = ∇_W L(W)` — all that ODELoRA
+//! and every baseline need — plus problem [`Metrics`] such as a relative
+//! error. Problems draw all randomness from [`random::seeded_rng`], so an
+//! instance is a pure function of its parameters.
+//!
+//! - [`MatrixSensing`] (SPEC §5.1): `L(X) = ½ Σ_k (⟨A_k, X⟩ − y_k)²` for a
+//!   rank-`r*` target with condition number κ, Gaussian measurements.
+//!
+//! # Example
+//!
+//! ```
+//! use faer::Mat;
+//! use odelora_problems::{MatrixSensing, MatrixSensingParams, Objective};
+//!
+//! let mut sensing = MatrixSensing::new(MatrixSensingParams::square(10, 2)).unwrap();
+//! let zero = [Mat::zeros(10, 10)];
+//! let mut grad = [Mat::zeros(10, 10)];
+//! let loss = sensing.loss_and_gradient(&zero, &mut grad);
+//! // At X = 0 the relative error is exactly 1 and the loss is ½‖y‖² > 0.
+//! assert!(loss > 0.0);
+//! assert_eq!(sensing.metrics(&zero).rel_error, 1.0);
+//! ```
 
+mod matrix_sensing;
+mod objective;
+pub mod random;
+
+pub use matrix_sensing::{MatrixSensing, MatrixSensingParams};
+pub use objective::{Metrics, Objective};
+
+/// Why a problem could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProblemError {
+    /// A parameter is out of range; the message says which and why.
+    #[error("{0}")]
+    InvalidParameter(String),
+}
