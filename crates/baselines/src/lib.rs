@@ -31,11 +31,12 @@
 //! ```
 
 use faer::{Mat, Par};
+use odelora_integrators::State;
 use odelora_manifold::{
-    check_step_size, negative_base_gradient, Init, LoraPair, ManifoldError, Method, MethodError, StepInfo,
+    check_step_size, negative_base_gradient, Init, LoraPair, ManifoldError, Method, MethodError,
+    StepInfo,
 };
 use odelora_problems::random::{seeded_rng, stream};
-use odelora_integrators::State;
 use odelora_problems::Objective;
 
 /// The update rule applied to the LoRA factor gradients.
@@ -64,7 +65,13 @@ pub struct LoraParams {
 impl LoraParams {
     /// LoRA-GD with learning rate `lr` at rank `rank`, LoRA init, α = r.
     pub fn gd(lr: f64, rank: usize) -> Self {
-        Self { rule: LoraRule::Gd, lr, rank, alpha: rank as f64, init: Init::Lora }
+        Self {
+            rule: LoraRule::Gd,
+            lr,
+            rank,
+            alpha: rank as f64,
+            init: Init::Lora,
+        }
     }
 
     /// The LoRA scale `s = α / r`.
@@ -96,20 +103,30 @@ impl Lora {
     ) -> Result<Self, ManifoldError> {
         check_step_size(params.lr)?;
         if !(params.alpha.is_finite() && params.alpha > 0.0) {
-            return Err(ManifoldError::InvalidParameter(format!("LoRA α must be positive, got {}", params.alpha)));
+            return Err(ManifoldError::InvalidParameter(format!(
+                "LoRA α must be positive, got {}",
+                params.alpha
+            )));
         }
         let mut evals = 0;
         let neg_grads = if matches!(params.init, Init::Spectral { .. }) {
             evals += 1;
             negative_base_gradient(objective)
         } else {
-            objective.base_weights().iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect()
+            objective
+                .base_weights()
+                .iter()
+                .map(|w| Mat::zeros(w.nrows(), w.ncols()))
+                .collect()
         };
         let mut rng = seeded_rng(seed, stream::INIT);
         let s = params.scale();
         let mut layers = Vec::new();
         for (w0, g) in objective.base_weights().iter().zip(&neg_grads) {
-            let mut pair = params.init.factors(w0.nrows(), w0.ncols(), params.rank, g.as_ref(), &mut rng)?;
+            let mut pair =
+                params
+                    .init
+                    .factors(w0.nrows(), w0.ncols(), params.rank, g.as_ref(), &mut rng)?;
             if params.init != Init::Lora {
                 // The init describes X = s·B·A: split the scale evenly.
                 let f = faer::Scale(1.0 / s.sqrt());
@@ -119,8 +136,14 @@ impl Lora {
             layers.push(pair);
         }
         let base = objective.base_weights().to_vec();
-        let zeros: Vec<Mat<f64>> = base.iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect();
-        let factor_gradients = layers.iter().map(|p| LoraPair::zeros(p.out_dim(), p.in_dim(), p.rank())).collect();
+        let zeros: Vec<Mat<f64>> = base
+            .iter()
+            .map(|w| Mat::zeros(w.nrows(), w.ncols()))
+            .collect();
+        let factor_gradients = layers
+            .iter()
+            .map(|p| LoraPair::zeros(p.out_dim(), p.in_dim(), p.rank()))
+            .collect();
         let mut method = Self {
             name: name.into(),
             params,
@@ -152,10 +175,29 @@ impl Method for Lora {
         objective.loss_and_gradient(&self.weights, &mut self.gradients);
         self.evals += 1;
         let s = self.params.scale();
-        for ((pair, g), grad) in self.layers.iter_mut().zip(&self.gradients).zip(&mut self.factor_gradients) {
+        for ((pair, g), grad) in self
+            .layers
+            .iter_mut()
+            .zip(&self.gradients)
+            .zip(&mut self.factor_gradients)
+        {
             // g_B = s·G·Aᵀ, g_A = s·Bᵀ·G, both from the pre-step pair.
-            faer::linalg::matmul::matmul(grad.b.as_mut(), faer::Accum::Replace, g.as_ref(), pair.a.transpose(), s, Par::Seq);
-            faer::linalg::matmul::matmul(grad.a.as_mut(), faer::Accum::Replace, pair.b.transpose(), g.as_ref(), s, Par::Seq);
+            faer::linalg::matmul::matmul(
+                grad.b.as_mut(),
+                faer::Accum::Replace,
+                g.as_ref(),
+                pair.a.transpose(),
+                s,
+                Par::Seq,
+            );
+            faer::linalg::matmul::matmul(
+                grad.a.as_mut(),
+                faer::Accum::Replace,
+                pair.b.transpose(),
+                g.as_ref(),
+                s,
+                Par::Seq,
+            );
             match self.params.rule {
                 LoraRule::Gd => pair.axpy(-self.params.lr, grad),
             }
@@ -188,9 +230,18 @@ mod tests {
     /// One LoRA-GD step by hand on a 2×3 problem with r = 1.
     #[test]
     fn one_gd_step_by_hand() {
-        let params = MatrixSensingParams { n1: 2, n2: 3, true_rank: 1, measurements: Some(12), ..MatrixSensingParams::square(2, 1) };
+        let params = MatrixSensingParams {
+            n1: 2,
+            n2: 3,
+            true_rank: 1,
+            measurements: Some(12),
+            ..MatrixSensingParams::square(2, 1)
+        };
         let mut sensing = MatrixSensing::new(params).unwrap();
-        let lora = LoraParams { alpha: 2.0, ..LoraParams::gd(0.1, 1) };
+        let lora = LoraParams {
+            alpha: 2.0,
+            ..LoraParams::gd(0.1, 1)
+        };
         let mut method = Lora::new("lora-gd", lora, &mut sensing, 4).unwrap();
         // Move off B = 0 first so both factor updates are non-trivial.
         method.step(&mut sensing).unwrap();

@@ -99,7 +99,12 @@ impl FixedStepParams {
         if !t_end.is_finite() {
             return Err(IntegrateError::InvalidEndTime(t_end));
         }
-        Ok(Self { h, t_end, max_steps: u64::MAX, eval_budget: None })
+        Ok(Self {
+            h,
+            t_end,
+            max_steps: u64::MAX,
+            eval_budget: None,
+        })
     }
 }
 
@@ -139,7 +144,13 @@ pub fn integrate<S: State, F: VectorField<S>>(
     let mut y_new = y0.zeros_like();
     let mut t = t0;
     let mut stats = Stats::default();
-    observer.observe(&StepRecord { step: 0, t, h: 0.0, y: &y, evals: 0 });
+    observer.observe(&StepRecord {
+        step: 0,
+        t,
+        h: 0.0,
+        y: &y,
+        evals: 0,
+    });
     // Relative slack so rounding in t does not produce a spurious tiny last step.
     let slack = 1e-12 * (params.t_end - t0).abs().max(params.h);
     let termination = loop {
@@ -165,8 +176,23 @@ pub fn integrate<S: State, F: VectorField<S>>(
         stepper.accept();
         stats.accepted += 1;
         std::mem::swap(&mut y, &mut y_new);
-        t = if remaining - h <= slack { params.t_end } else { t + h };
-        observer.observe(&StepRecord { step: stats.accepted, t, h, y: &y, evals: stats.evals });
+        t = if remaining - h <= slack {
+            params.t_end
+        } else {
+            t + h
+        };
+        observer.observe(&StepRecord {
+            step: stats.accepted,
+            t,
+            h,
+            y: &y,
+            evals: stats.evals,
+        });
     };
-    Ok(Solution { t, y, stats, termination })
+    Ok(Solution {
+        t,
+        y,
+        stats,
+        termination,
+    })
 }

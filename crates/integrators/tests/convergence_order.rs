@@ -28,7 +28,12 @@ fn errors(
             let params = FixedStepParams::new(h, t_end).unwrap();
             let sol = integrate(&mut f, tableau, 0.0, &y0.to_vec(), &params, &mut ()).unwrap();
             assert_eq!(sol.termination, Termination::Reached);
-            sol.y.iter().zip(exact).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt()
+            sol.y
+                .iter()
+                .zip(exact)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+                .sqrt()
         })
         .collect()
 }
@@ -52,16 +57,25 @@ fn euler_and_rk4_orders() {
         (-t_end).exp() * (2.0 * t_end).cos(),
         -(-t_end).exp() * (2.0 * t_end).sin(),
     ];
-    let cases: [(&str, ButcherTableau, &[f64], f64, f64); 2] =
-        [("euler", EULER, &[1e-2, 5e-3, 2.5e-3, 1.25e-3], 1.0, 0.1), ("rk4", RK4, &[1e-1, 5e-2, 2.5e-2, 1.25e-2], 4.0, 0.2)];
+    let cases: [(&str, ButcherTableau, &[f64], f64, f64); 2] = [
+        ("euler", EULER, &[1e-2, 5e-3, 2.5e-3, 1.25e-3], 1.0, 0.1),
+        ("rk4", RK4, &[1e-1, 5e-2, 2.5e-2, 1.25e-2], 4.0, 0.2),
+    ];
     for (name, tab, hs, want, tol) in cases {
         for (problem, field, exact) in [
-            ("oscillator", oscillator as fn(&Vec<f64>, &mut Vec<f64>), osc_exact),
+            (
+                "oscillator",
+                oscillator as fn(&Vec<f64>, &mut Vec<f64>),
+                osc_exact,
+            ),
             ("linear", damped_rotation, rot_exact),
         ] {
             let errs = errors(tab, field, &[1.0, 0.0], t_end, &exact, hs);
             let p = fitted_order(hs, &errs);
-            assert!((p - want).abs() <= tol, "{name} on {problem}: fitted order {p:.3}, errors {errs:?}");
+            assert!(
+                (p - want).abs() <= tol,
+                "{name} on {problem}: fitted order {p:.3}, errors {errs:?}"
+            );
         }
     }
 }

@@ -42,7 +42,8 @@ pub trait Method: Send {
     fn factors(&self) -> Option<&[LoraPair]>;
     /// Largest balance gap over layers (SPEC §2), `None` without factors.
     fn balance_gap(&self) -> Option<f64> {
-        self.factors().map(|layers| layers.iter().map(LoraPair::balance_gap).fold(0.0, f64::max))
+        self.factors()
+            .map(|layers| layers.iter().map(LoraPair::balance_gap).fold(0.0, f64::max))
     }
 }
 
@@ -51,7 +52,9 @@ pub fn check_step_size(h: f64) -> Result<f64, ManifoldError> {
     if h.is_finite() && h > 0.0 {
         Ok(h)
     } else {
-        Err(ManifoldError::InvalidParameter(format!("step size must be positive and finite, got {h}")))
+        Err(ManifoldError::InvalidParameter(format!(
+            "step size must be positive and finite, got {h}"
+        )))
     }
 }
 
@@ -59,7 +62,10 @@ pub fn check_step_size(h: f64) -> Result<f64, ManifoldError> {
 /// One gradient evaluation.
 pub fn negative_base_gradient(objective: &mut dyn Objective) -> Vec<Mat<f64>> {
     let base = objective.base_weights().to_vec();
-    let mut grads: Vec<Mat<f64>> = base.iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect();
+    let mut grads: Vec<Mat<f64>> = base
+        .iter()
+        .map(|w| Mat::zeros(w.nrows(), w.ncols()))
+        .collect();
     objective.loss_and_gradient(&base, &mut grads);
     for g in &mut grads {
         *g *= faer::Scale(-1.0);

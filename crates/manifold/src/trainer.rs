@@ -8,8 +8,8 @@ use odelora_problems::Objective;
 
 use crate::method::{check_step_size, negative_base_gradient};
 use crate::{
-    odelora_field, preserve_base, rebalance, FieldParams, FieldWorkspace, Init, LoraLayers, LoraPair, ManifoldError,
-    Method, MethodError, StepInfo,
+    odelora_field, preserve_base, rebalance, FieldParams, FieldWorkspace, Init, LoraLayers,
+    LoraPair, ManifoldError, Method, MethodError, StepInfo,
 };
 
 /// Parameters of an ODELoRA run.
@@ -68,8 +68,14 @@ impl VectorField<LoraLayers> for Flow<'_> {
         for ((w, base), pair) in buf.weights.iter_mut().zip(&buf.base).zip(&y.0) {
             pair.write_adapted(w, base.as_ref(), 1.0, Par::Seq);
         }
-        self.objective.loss_and_gradient(&buf.weights, &mut buf.gradients);
-        for (((out, pair), g), ws) in dy.0.iter_mut().zip(&y.0).zip(&buf.gradients).zip(&mut buf.workspaces) {
+        self.objective
+            .loss_and_gradient(&buf.weights, &mut buf.gradients);
+        for (((out, pair), g), ws) in
+            dy.0.iter_mut()
+                .zip(&y.0)
+                .zip(&buf.gradients)
+                .zip(&mut buf.workspaces)
+        {
             odelora_field(out, pair, g.as_ref(), &buf.field, ws, Par::Seq);
         }
     }
@@ -114,20 +120,30 @@ impl Odelora {
             evals += 1;
             negative_base_gradient(objective)
         } else {
-            objective.base_weights().iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect()
+            objective
+                .base_weights()
+                .iter()
+                .map(|w| Mat::zeros(w.nrows(), w.ncols()))
+                .collect()
         };
         let mut rng = seeded_rng(seed, stream::INIT);
         let mut base = objective.base_weights().to_vec();
         let mut layers = Vec::with_capacity(base.len());
         for (w0, g) in base.iter_mut().zip(&neg_grads) {
-            let pair = params.init.factors(w0.nrows(), w0.ncols(), params.rank, g.as_ref(), &mut rng)?;
+            let pair =
+                params
+                    .init
+                    .factors(w0.nrows(), w0.ncols(), params.rank, g.as_ref(), &mut rng)?;
             if params.preserve_base {
                 preserve_base(w0, &pair, 1.0);
             }
             layers.push(pair);
         }
         let state = LoraLayers(layers);
-        let weights: Vec<Mat<f64>> = base.iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect();
+        let weights: Vec<Mat<f64>> = base
+            .iter()
+            .map(|w| Mat::zeros(w.nrows(), w.ncols()))
+            .collect();
         let buffers = FlowBuffers {
             gradients: weights.clone(),
             weights: weights.clone(),
@@ -151,7 +167,12 @@ impl Odelora {
     }
 
     fn refresh_weights(&mut self) {
-        for ((w, base), pair) in self.weights.iter_mut().zip(&self.buffers.base).zip(&self.state.0) {
+        for ((w, base), pair) in self
+            .weights
+            .iter_mut()
+            .zip(&self.buffers.base)
+            .zip(&self.state.0)
+        {
             pair.write_adapted(w, base.as_ref(), 1.0, Par::Seq);
         }
     }
@@ -169,9 +190,14 @@ impl Method for Odelora {
 
     fn step(&mut self, objective: &mut dyn Objective) -> Result<StepInfo, MethodError> {
         let h = self.params.h;
-        let mut flow = Flow { objective, buffers: &mut self.buffers };
+        let mut flow = Flow {
+            objective,
+            buffers: &mut self.buffers,
+        };
         let t = self.steps as f64 * h;
-        let attempt = self.stepper.attempt(&mut flow, t, h, &self.state, &mut self.proposal, None);
+        let attempt = self
+            .stepper
+            .attempt(&mut flow, t, h, &self.state, &mut self.proposal, None);
         self.evals += attempt.evals;
         if !attempt.finite {
             return Err(MethodError::NonFinite);
@@ -179,7 +205,11 @@ impl Method for Odelora {
         self.stepper.accept();
         std::mem::swap(&mut self.state, &mut self.proposal);
         self.steps += 1;
-        if self.params.rebalance_every.is_some_and(|k| k > 0 && self.steps % k == 0) {
+        if self
+            .params
+            .rebalance_every
+            .is_some_and(|k| k > 0 && self.steps % k == 0)
+        {
             for pair in &mut self.state.0 {
                 rebalance(pair)?;
             }

@@ -33,12 +33,21 @@ impl MatrixSensingParams {
     /// A square `n × n` instance of rank `true_rank` with the other
     /// parameters at their defaults (κ = 10, `m = 5·n·r*`, no noise, seed 0).
     pub fn square(n: usize, true_rank: usize) -> Self {
-        Self { n1: n, n2: n, true_rank, kappa: 10.0, measurements: None, noise: 0.0, seed: 0 }
+        Self {
+            n1: n,
+            n2: n,
+            true_rank,
+            kappa: 10.0,
+            measurements: None,
+            noise: 0.0,
+            seed: 0,
+        }
     }
 
     /// The number of measurements this instance uses.
     pub fn measurement_count(&self) -> usize {
-        self.measurements.unwrap_or(5 * self.n1.max(self.n2) * self.true_rank)
+        self.measurements
+            .unwrap_or(5 * self.n1.max(self.n2) * self.true_rank)
     }
 
     fn validate(&self) -> Result<(), ProblemError> {
@@ -62,7 +71,9 @@ impl MatrixSensingParams {
             )));
         }
         if self.measurement_count() == 0 {
-            return Err(ProblemError::InvalidParameter("at least one measurement is needed".into()));
+            return Err(ProblemError::InvalidParameter(
+                "at least one measurement is needed".into(),
+            ));
         }
         if !(self.noise.is_finite() && self.noise >= 0.0) {
             return Err(ProblemError::InvalidParameter(format!(
@@ -126,7 +137,14 @@ impl MatrixSensing {
         );
         let mut observations = Mat::zeros(m, 1);
         let vec_target = vectorize(target.as_ref());
-        matmul(observations.as_mut(), Accum::Replace, operator.as_ref(), vec_target.as_ref(), 1.0, Par::Seq);
+        matmul(
+            observations.as_mut(),
+            Accum::Replace,
+            operator.as_ref(),
+            vec_target.as_ref(),
+            1.0,
+            Par::Seq,
+        );
         if params.noise > 0.0 {
             let mut rng = seeded_rng(params.seed, stream::NOISE);
             for k in 0..m {
@@ -142,7 +160,13 @@ impl MatrixSensing {
             residual: Mat::zeros(m, 1),
             vec_g: Mat::zeros(n1 * n2, 1),
             par: Par::Seq,
-            data: Arc::new(SensingData { params, operator, observations, target, target_norm }),
+            data: Arc::new(SensingData {
+                params,
+                operator,
+                observations,
+                target,
+                target_norm,
+            }),
         })
     }
 
@@ -165,7 +189,11 @@ impl MatrixSensing {
 
     /// `r = A(W) − y` into the residual workspace; returns `½‖r‖²`.
     fn residual_at(&mut self, w: &Mat<f64>) -> f64 {
-        assert_eq!((w.nrows(), w.ncols()), self.shapes[0], "weight shape mismatch");
+        assert_eq!(
+            (w.nrows(), w.ncols()),
+            self.shapes[0],
+            "weight shape mismatch"
+        );
         let n1 = w.nrows();
         for j in 0..w.ncols() {
             for i in 0..n1 {
@@ -228,7 +256,9 @@ fn linspace(start: f64, end: f64, k: usize) -> Vec<f64> {
     if k == 1 {
         return vec![start];
     }
-    (0..k).map(|i| start + (end - start) * i as f64 / (k - 1) as f64).collect()
+    (0..k)
+        .map(|i| start + (end - start) * i as f64 / (k - 1) as f64)
+        .collect()
 }
 
 /// Column-major vectorisation as an `(m·n) × 1` matrix.
@@ -250,7 +280,10 @@ mod tests {
 
     #[test]
     fn target_has_the_requested_spectrum() {
-        let p = MatrixSensingParams { kappa: 4.0, ..MatrixSensingParams::square(8, 3) };
+        let p = MatrixSensingParams {
+            kappa: 4.0,
+            ..MatrixSensingParams::square(8, 3)
+        };
         let sensing = MatrixSensing::new(p).unwrap();
         let s = sensing.target().singular_values().unwrap();
         for (got, want) in s.iter().zip([1.0, 0.625, 0.25]) {
@@ -280,18 +313,37 @@ mod tests {
             let mut wm = w.clone();
             wm[(i, j)] -= eps;
             let fd = (sensing.metrics(&[wp]).loss - sensing.metrics(&[wm]).loss) / (2.0 * eps);
-            assert!((fd - g[0][(i, j)]).abs() < 1e-7 * (1.0 + fd.abs()), "({i},{j}): fd {fd} vs {}", g[0][(i, j)]);
+            assert!(
+                (fd - g[0][(i, j)]).abs() < 1e-7 * (1.0 + fd.abs()),
+                "({i},{j}): fd {fd} vs {}",
+                g[0][(i, j)]
+            );
         }
     }
 
     #[test]
     fn bad_parameters_are_errors() {
         let bad = [
-            MatrixSensingParams { true_rank: 7, ..MatrixSensingParams::square(6, 2) },
-            MatrixSensingParams { kappa: 0.5, ..MatrixSensingParams::square(6, 2) },
-            MatrixSensingParams { kappa: f64::NAN, ..MatrixSensingParams::square(6, 2) },
-            MatrixSensingParams { measurements: Some(0), ..MatrixSensingParams::square(6, 2) },
-            MatrixSensingParams { noise: -1.0, ..MatrixSensingParams::square(6, 2) },
+            MatrixSensingParams {
+                true_rank: 7,
+                ..MatrixSensingParams::square(6, 2)
+            },
+            MatrixSensingParams {
+                kappa: 0.5,
+                ..MatrixSensingParams::square(6, 2)
+            },
+            MatrixSensingParams {
+                kappa: f64::NAN,
+                ..MatrixSensingParams::square(6, 2)
+            },
+            MatrixSensingParams {
+                measurements: Some(0),
+                ..MatrixSensingParams::square(6, 2)
+            },
+            MatrixSensingParams {
+                noise: -1.0,
+                ..MatrixSensingParams::square(6, 2)
+            },
         ];
         for p in bad {
             assert!(MatrixSensing::new(p.clone()).is_err(), "{p:?}");

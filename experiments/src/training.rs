@@ -1,0 +1,108 @@
+//! The training loop shared by `train` and every figure: step a method,
+//! record a row per step, detect divergence.
+
+use std::time::Instant;
+
+use odelora::manifold::Method;
+use odelora::problems::Objective;
+
+/// One recorded step (step 0 is the initialization).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    /// Step index.
+    pub step: u64,
+    /// Gradient evaluations so far.
+    pub evals: u64,
+    /// Wall time of the method's steps so far (recording excluded).
+    pub time_s: f64,
+    /// Training loss.
+    pub loss: f64,
+    /// Problem's relative error.
+    pub rel_error: f64,
+    /// Balance gap (SPEC §2), `None` without LoRA factors.
+    pub balance_gap: Option<f64>,
+    /// Step size of this step (0 for the initial row).
+    pub h: f64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    /// Took every requested step.
+    Completed,
+    /// Stopped because the next step would exceed the evaluation budget.
+    Budget,
+    /// The iterate became non-finite, or the loss exceeded 1e3 × its
+    /// initial value (SPEC §6), at this step.
+    Diverged {
+        /// The step at which it diverged.
+        step: u64,
+    },
+}
+
+/// When to stop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StopRule {
+    /// Maximum number of steps.
+    pub steps: u64,
+    /// Maximum gradient evaluations (a step that would exceed it is not taken).
+    pub eval_budget: Option<u64>,
+}
+
+/// A loss above this multiple of the initial loss counts as divergence.
+pub const DIVERGENCE_FACTOR: f64 = 1e3;
+
+/// Run `method` on `objective`, calling `on_row` for every recorded row.
+///
+/// Metrics are evaluated after each step without counting as gradient
+/// evaluations and outside the timed region: recording is the observer's
+/// cost, not the method's.
+pub fn run(
+    method: &mut dyn Method,
+    objective: &mut dyn Objective,
+    stop: StopRule,
+    mut on_row: impl FnMut(&Row),
+) -> Outcome {
+    let record = |method: &dyn Method, objective: &mut dyn Objective, step, time_s, h| {
+        let metrics = objective.metrics(method.weights());
+        Row {
+            step,
+            evals: method.evals(),
+            time_s,
+            loss: metrics.loss,
+            rel_error: metrics.rel_error,
+            balance_gap: method.balance_gap(),
+            h,
+        }
+    };
+    let first = record(method, objective, 0, 0.0, 0.0);
+    on_row(&first);
+    let initial_loss = first.loss;
+    let mut elapsed = 0.0;
+    let mut last_cost = 0;
+    for step in 1..=stop.steps {
+        if stop
+            .eval_budget
+            .is_some_and(|b| method.evals() + last_cost.max(1) > b)
+        {
+            return Outcome::Budget;
+        }
+        let before = method.evals();
+        let start = Instant::now();
+        let result = method.step(objective);
+        elapsed += start.elapsed().as_secs_f64();
+        last_cost = method.evals() - before;
+        // A non-finite iterate, or any other numerical breakdown of a step.
+        let Ok(info) = result else {
+            return Outcome::Diverged { step };
+        };
+        let row = record(method, objective, step, elapsed, info.h);
+        on_row(&row);
+        if !row.loss.is_finite()
+            || (initial_loss > 0.0 && row.loss > DIVERGENCE_FACTOR * initial_loss)
+        {
+            return Outcome::Diverged { step };
+        }
+    }
+    Outcome::Completed
+}
