@@ -120,9 +120,10 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            // One line: clap's first line names the problem; usage is in --help.
+            // One line: clap's first paragraph names the problem; usage is in --help.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = text.split("\n\n").next().unwrap_or("invalid arguments");
+            let first = first.split_whitespace().collect::<Vec<_>>().join(" ");
             eprintln!("{first} (see --help)");
             return ExitCode::FAILURE;
         }

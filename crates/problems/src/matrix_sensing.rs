@@ -111,6 +111,11 @@ pub struct MatrixSensing {
     vec_w: Mat<f64>,
     residual: Mat<f64>,
     vec_g: Mat<f64>,
+    /// Whether `residual` (and its loss) belongs to the weights in `vec_w`:
+    /// recording metrics after a step and the next step's gradient then
+    /// share one pass over the measurements instead of two.
+    residual_valid: bool,
+    residual_loss: f64,
     par: Par,
 }
 
@@ -159,6 +164,8 @@ impl MatrixSensing {
             vec_w: Mat::zeros(n1 * n2, 1),
             residual: Mat::zeros(m, 1),
             vec_g: Mat::zeros(n1 * n2, 1),
+            residual_valid: false,
+            residual_loss: 0.0,
             par: Par::Seq,
             data: Arc::new(SensingData {
                 params,
@@ -187,7 +194,8 @@ impl MatrixSensing {
         self.data.target.as_ref()
     }
 
-    /// `r = A(W) − y` into the residual workspace; returns `½‖r‖²`.
+    /// `r = A(W) − y` into the residual workspace; returns `½‖r‖²`. Reuses
+    /// the residual when `w` equals the weights it was computed at.
     fn residual_at(&mut self, w: &Mat<f64>) -> f64 {
         assert_eq!(
             (w.nrows(), w.ncols()),
@@ -195,10 +203,17 @@ impl MatrixSensing {
             "weight shape mismatch"
         );
         let n1 = w.nrows();
+        let mut same = self.residual_valid;
         for j in 0..w.ncols() {
             for i in 0..n1 {
-                self.vec_w[(i + j * n1, 0)] = w[(i, j)];
+                let slot = &mut self.vec_w[(i + j * n1, 0)];
+                // Bitwise comparison: reuse only for exactly the same point.
+                same &= slot.to_bits() == w[(i, j)].to_bits();
+                *slot = w[(i, j)];
             }
+        }
+        if same {
+            return self.residual_loss;
         }
         for k in 0..self.residual.nrows() {
             self.residual[(k, 0)] = -self.data.observations[(k, 0)];
@@ -211,7 +226,9 @@ impl MatrixSensing {
             1.0,
             self.par,
         );
-        0.5 * self.residual.squared_norm_l2()
+        self.residual_loss = 0.5 * self.residual.squared_norm_l2();
+        self.residual_valid = true;
+        self.residual_loss
     }
 }
 
@@ -319,6 +336,25 @@ mod tests {
                 g[0][(i, j)]
             );
         }
+    }
+
+    #[test]
+    fn reused_residual_gives_the_same_numbers() {
+        let mut sensing = small();
+        let w = gaussian_mat(&mut seeded_rng(2, 0), 6, 5, 1.0);
+        let mut fresh = sensing.clone();
+        fresh.residual_valid = false;
+        let m1 = sensing.metrics(&[w.clone()]);
+        let mut g1 = [Mat::zeros(6, 5)];
+        let mut g2 = [Mat::zeros(6, 5)];
+        let l1 = sensing.loss_and_gradient(&[w.clone()], &mut g1);
+        let l2 = fresh.loss_and_gradient(&[w.clone()], &mut g2);
+        assert_eq!((m1.loss, l1), (l2, l2));
+        assert_eq!(g1[0], g2[0]);
+        // A different point is recomputed.
+        let mut w2 = w.clone();
+        w2[(0, 0)] += 1.0;
+        assert_ne!(sensing.metrics(&[w2]).loss, l1);
     }
 
     #[test]

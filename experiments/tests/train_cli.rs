@@ -1,0 +1,213 @@
+//! The `odelora train sensing` command as a user runs it: the walking
+//! skeleton's acceptance numbers over seeds 1–5, bad input, divergence.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn odelora(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_odelora"))
+        .args(args)
+        .output()
+        .expect("the odelora binary runs")
+}
+
+/// `rel_error=` of the final line.
+fn final_rel_error(out: &Output) -> f64 {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with("final step="),
+        "unexpected output: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let field = line
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("rel_error="))
+        .expect("rel_error field");
+    field.parse().expect("a number")
+}
+
+fn sensing(method: &str, lr: &str, kappa: &str, seed: &str) -> Output {
+    odelora(&[
+        "train", "sensing", "--method", method, "--lr", lr, "--steps", "300", "--n", "20",
+        "--rank", "3", "--kappa", kappa, "--seed", seed,
+    ])
+}
+
+const SEEDS: [&str; 5] = ["1", "2", "3", "4", "5"];
+
+/// ODELoRA's rate does not depend on κ: Euler at h = 0.5 reaches 1e-8 in
+/// 300 steps at κ = 10 and κ = 100, RK4 at h = 1 reaches 1e-10.
+#[test]
+fn odelora_converges_linearly_for_every_kappa_and_seed() {
+    for kappa in ["10", "100"] {
+        for seed in SEEDS {
+            let euler = final_rel_error(&sensing("odelora-euler", "0.5", kappa, seed));
+            assert!(
+                euler < 1e-8,
+                "odelora-euler κ={kappa} seed={seed}: {euler:e}"
+            );
+            let rk4 = final_rel_error(&sensing("odelora-rk4", "1.0", kappa, seed));
+            assert!(rk4 < 1e-10, "odelora-rk4 κ={kappa} seed={seed}: {rk4:e}");
+        }
+    }
+}
+
+/// LoRA-GD is the slow, κ-dependent baseline: at κ = 100 no learning rate of
+/// the grid gets below 1e-4 in 300 steps.
+#[test]
+fn lora_gd_is_slow_at_kappa_100() {
+    for seed in SEEDS {
+        for lr in ["0.05", "0.1", "0.2", "0.5", "1.0"] {
+            let err = final_rel_error(&sensing("lora-gd", lr, "100", seed));
+            assert!(err > 1e-4, "lora-gd lr={lr} seed={seed}: {err:e}");
+        }
+    }
+}
+
+fn assert_one_line_error(args: &[&str], expect: &str) {
+    let out = odelora(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{args:?}: not one line: {stderr}"
+    );
+    assert!(
+        stderr.contains(expect),
+        "{args:?}: '{stderr}' does not mention '{expect}'"
+    );
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+}
+
+#[test]
+fn bad_input_is_a_one_line_error() {
+    let base = ["train", "sensing", "--n", "10", "--steps", "5"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        base.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    assert_one_line_error(
+        &with(&["--method", "odelora-euler", "--lr", "0.5", "--rank", "11"]),
+        "rank 11",
+    );
+    for lr in ["0", "-1", "NaN", "inf"] {
+        assert_one_line_error(&with(&["--method", "odelora-euler", "--lr", lr]), "--lr");
+    }
+    assert_one_line_error(
+        &with(&["--method", "odelora-sgd", "--lr", "0.5"]),
+        "unknown method 'odelora-sgd'",
+    );
+    assert_one_line_error(
+        &[
+            "train", "sensing", "--method", "lora-gd", "--lr", "0.5", "--steps", "0",
+        ],
+        "--steps must be at least 1",
+    );
+    assert_one_line_error(
+        &with(&["--method", "odelora-euler", "--lr", "0.5", "--init", "lora"]),
+        "full-rank",
+    );
+    assert_one_line_error(&with(&["--method", "lora-gd", "--lr", "abc"]), "--lr");
+    assert_one_line_error(&with(&["--lr", "0.5"]), "--method");
+    assert_one_line_error(
+        &with(&["--method", "lora-gd", "--lr", "0.5", "--kappa", "0.5"]),
+        "κ",
+    );
+    // A file cannot be created inside a regular file.
+    let blocked = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("Cargo.toml")
+        .join("out.csv");
+    let blocked = blocked.to_str().unwrap().to_owned();
+    let args: Vec<&str> = with(&["--method", "lora-gd", "--lr", "0.5", "--out"])
+        .into_iter()
+        .chain([blocked.as_str()])
+        .collect();
+    assert_one_line_error(&args, "cannot write");
+}
+
+#[test]
+fn csv_has_one_row_per_step_and_never_nan_gap() {
+    let path = std::env::temp_dir().join(format!("odelora-train-{}.csv", std::process::id()));
+    let out = odelora(&[
+        "train",
+        "sensing",
+        "--method",
+        "lora-gd",
+        "--lr",
+        "0.2",
+        "--steps",
+        "7",
+        "--n",
+        "10",
+        "--rank",
+        "2",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("step,evals,time_s,loss,rel_error,balance_gap")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 8, "step 0 (init) and 7 steps");
+    for (k, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], k.to_string());
+        let gap: f64 = row[5].parse().unwrap();
+        assert!((0.0..=1.0).contains(&gap), "gap {gap}");
+    }
+    // LoRA's init has B = 0: the gap starts at exactly 1.
+    assert_eq!(rows[0][5].parse::<f64>().unwrap(), 1.0);
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn divergence_stops_and_keeps_rows() {
+    let path = std::env::temp_dir().join(format!("odelora-diverge-{}.csv", std::process::id()));
+    let out = odelora(&[
+        "train",
+        "sensing",
+        "--method",
+        "odelora-euler",
+        "--lr",
+        "50",
+        "--steps",
+        "100",
+        "--n",
+        "10",
+        "--rank",
+        "2",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "stdout: {stdout} stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout.lines().last().unwrap();
+    let k: usize = line
+        .strip_prefix("diverged at step ")
+        .expect("diverged line")
+        .parse()
+        .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let rows = text.lines().count() - 1;
+    // Rows 0..k-1 for a non-finite step k, or 0..k when step k's loss blew up.
+    assert!(
+        rows == k || rows == k + 1,
+        "{rows} rows for divergence at step {k}"
+    );
+    assert!(!text.contains("NaN"), "kept rows must be finite");
+    std::fs::remove_file(path).unwrap();
+}
