@@ -1,6 +1,7 @@
-//! The driver loop: integrate a field over an interval and return the record.
+//! The driver: a stepper and a controller advance a state one accepted step
+//! at a time ([`Integrator`]), and [`integrate`] loops that over an interval.
 
-use crate::{ButcherTableau, RungeKutta, State, VectorField};
+use crate::{ButcherTableau, RungeKutta, State, StepSizeController, VectorField};
 
 /// Why a run stopped. Each reason is distinct so a caller can tell a
 /// finished integration from an exhausted budget or a blow-up.
@@ -9,13 +10,14 @@ use crate::{ButcherTableau, RungeKutta, State, VectorField};
 pub enum Termination {
     /// Reached the end time.
     Reached,
-    /// The next step would exceed the gradient-evaluation budget.
+    /// The next attempt would exceed the gradient-evaluation budget.
     Budget,
     /// The maximum number of accepted steps was taken.
     MaxSteps,
-    /// An adaptive controller asked for a step below `h_min`.
+    /// The controller asked for a step below `h_min`.
     StepTooSmall,
-    /// The state or a field value became non-finite.
+    /// The state or a field value was non-finite and could not be avoided
+    /// by shrinking the step.
     NonFinite,
 }
 
@@ -26,9 +28,9 @@ pub struct Stats {
     pub steps: u64,
     /// Accepted steps.
     pub accepted: u64,
-    /// Rejected attempts.
+    /// Rejected attempts (error too large, or non-finite).
     pub rejected: u64,
-    /// Field evaluations.
+    /// Field evaluations, including the initial-step heuristic's.
     pub evals: u64,
 }
 
@@ -37,7 +39,7 @@ pub struct Stats {
 pub struct Solution<S> {
     /// Time reached.
     pub t: f64,
-    /// State at `t` (the last finite state if the run blew up).
+    /// State at `t` (the last accepted state if the run blew up).
     pub y: S,
     /// Counters.
     pub stats: Stats,
@@ -48,16 +50,16 @@ pub struct Solution<S> {
 /// One accepted step, as observers see it.
 #[derive(Debug)]
 pub struct StepRecord<'a, S> {
-    /// Index of the accepted step (1-based; 0 is the initial state).
+    /// Index of the accepted step (0 is the initial state).
     pub step: u64,
     /// Time after the step.
     pub t: f64,
-    /// Step size used.
+    /// Step size used (0 for the initial state).
     pub h: f64,
     /// State after the step.
     pub y: &'a S,
-    /// Field evaluations so far.
-    pub evals: u64,
+    /// Counters so far.
+    pub stats: Stats,
 }
 
 /// Receives a record after every accepted step (and once for the initial
@@ -77,34 +79,29 @@ impl<S, F: FnMut(&StepRecord<'_, S>)> Observer<S> for F {
     }
 }
 
-/// Options of a fixed-step integration.
+/// Limits of an integration.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FixedStepParams {
-    /// Step size `h > 0`.
-    pub h: f64,
+pub struct IntegrateParams {
     /// End time (the last step is shortened to land on it).
     pub t_end: f64,
+    /// First step size; `None` lets the controller choose (Hairer's rule for
+    /// [`PiController`](crate::PiController), `h` for a constant step).
+    pub h0: Option<f64>,
     /// Maximum accepted steps.
     pub max_steps: u64,
-    /// Maximum field evaluations; a step that would exceed it is not taken.
+    /// Maximum field evaluations; an attempt that would exceed it is not made.
     pub eval_budget: Option<u64>,
 }
 
-impl FixedStepParams {
-    /// Validated parameters for steps of size `h` up to `t_end`.
-    pub fn new(h: f64, t_end: f64) -> Result<Self, IntegrateError> {
-        if !(h.is_finite() && h > 0.0) {
-            return Err(IntegrateError::InvalidStep(h));
-        }
-        if !t_end.is_finite() {
-            return Err(IntegrateError::InvalidEndTime(t_end));
-        }
-        Ok(Self {
-            h,
+impl IntegrateParams {
+    /// Integrate up to `t_end` with no other limit.
+    pub fn until(t_end: f64) -> Self {
+        Self {
             t_end,
+            h0: None,
             max_steps: u64::MAX,
             eval_budget: None,
-        })
+        }
     }
 }
 
@@ -116,83 +113,241 @@ pub enum IntegrateError {
     #[error("step size must be positive and finite, got {0}")]
     InvalidStep(f64),
     /// The end time is not finite or lies before the start.
-    #[error("end time must be finite and not before the start time, got {0}")]
+    #[error("end time must not lie before the start time, got {0}")]
     InvalidEndTime(f64),
+    /// Tolerances must be finite, non-negative and not both zero.
+    #[error("tolerances must be finite, ≥ 0 and not both zero, got rtol = {rtol}, atol = {atol}")]
+    InvalidTolerance {
+        /// Relative tolerance.
+        rtol: f64,
+        /// Absolute tolerance.
+        atol: f64,
+    },
+    /// An adaptive controller was paired with a tableau without an error estimate.
+    #[error("the {0} tableau has no embedded error estimate, which an adaptive step-size controller needs")]
+    NoErrorEstimate(&'static str),
     /// The initial state has a non-finite component.
     #[error("initial state has non-finite components")]
     NonFiniteInitialState,
 }
 
-/// Integrate `y' = f(t, y)` from `(t0, y0)` to `params.t_end` with constant
-/// steps of the given tableau.
-pub fn integrate<S: State, F: VectorField<S>>(
+/// A stepper and a step-size controller that advance a state one accepted
+/// step at a time, retrying rejected attempts. Storage is allocated once.
+///
+/// [`integrate`] loops it over an interval; a training method calls
+/// [`advance`](Self::advance) once per training step.
+#[derive(Debug, Clone)]
+pub struct Integrator<S, C> {
+    stepper: RungeKutta<S>,
+    controller: C,
+    proposal: S,
+    error: S,
+    h: Option<f64>,
+    stats: Stats,
+}
+
+impl<S: State, C: StepSizeController> Integrator<S, C> {
+    /// Pair `tableau` with `controller` for states shaped like `template`.
+    pub fn new(
+        tableau: ButcherTableau,
+        controller: C,
+        template: &S,
+    ) -> Result<Self, IntegrateError> {
+        if controller.needs_error_estimate() && tableau.b_embedded.is_none() {
+            return Err(IntegrateError::NoErrorEstimate(tableau.name));
+        }
+        Ok(Self {
+            stepper: RungeKutta::new(tableau, template),
+            controller,
+            proposal: template.zeros_like(),
+            error: template.zeros_like(),
+            h: None,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The controller.
+    pub fn controller(&self) -> &C {
+        &self.controller
+    }
+
+    /// The step size the next attempt will use (once known).
+    pub fn next_step_size(&self) -> Option<f64> {
+        self.h
+    }
+
+    /// Set the next step size (e.g. a user's first-step guess).
+    pub fn set_step_size(&mut self, h: f64) -> Result<(), IntegrateError> {
+        if !(h.is_finite() && h > 0.0) {
+            return Err(IntegrateError::InvalidStep(h));
+        }
+        self.h = Some(h);
+        Ok(())
+    }
+
+    /// Forget cached stage values: call after changing the state from
+    /// outside (e.g. rebalancing).
+    pub fn reset(&mut self) {
+        self.stepper.reset();
+    }
+
+    /// Advance `y` at time `t` by one accepted step of at most `t_end − t`,
+    /// using at most `max_evals` field evaluations in this call. Returns the
+    /// step size taken, or why no step could be taken (`y` is then unchanged).
+    pub fn advance<F: VectorField<S>>(
+        &mut self,
+        field: &mut F,
+        t: f64,
+        y: &mut S,
+        t_end: f64,
+        max_evals: Option<u64>,
+    ) -> Result<f64, Termination> {
+        let tableau = *self.stepper.tableau();
+        let mut used = 0u64;
+        if self.h.is_none() {
+            // The controller's first step needs f(t0, y0) and at most one more
+            // evaluation; both count.
+            let cost = 2;
+            if max_evals.is_some_and(|m| used + cost > m) {
+                return Err(Termination::Budget);
+            }
+            let evals = self.stepper.prime(field, t, y);
+            let mut extra = 0;
+            let h0 = self.controller.initial_step(
+                y,
+                self.stepper.first_stage(),
+                tableau.order,
+                |h, y1, f1| {
+                    extra += 1;
+                    field.eval(t + h, y1, f1)
+                },
+            );
+            used += evals + extra;
+            self.stats.evals += evals + extra;
+            self.h = Some(h0);
+        }
+        let slack = 1e-12 * t_end.abs().max(1.0);
+        loop {
+            let remaining = t_end - t;
+            if remaining <= slack {
+                return Err(Termination::Reached);
+            }
+            let h = self.h.expect("set above");
+            if h < self.controller.h_min() {
+                return Err(Termination::StepTooSmall);
+            }
+            let h_try = h.min(remaining);
+            let cost = self.stepper.next_attempt_cost();
+            if max_evals.is_some_and(|m| used + cost > m) {
+                return Err(Termination::Budget);
+            }
+            let error = self
+                .controller
+                .needs_error_estimate()
+                .then_some(&mut self.error);
+            let attempt = self
+                .stepper
+                .attempt(field, t, h_try, y, &mut self.proposal, error);
+            used += attempt.evals;
+            self.stats.evals += attempt.evals;
+            self.stats.steps += 1;
+            if !attempt.finite {
+                self.stats.rejected += 1;
+                match self.controller.shrink_after_non_finite(h_try) {
+                    Some(smaller) if smaller >= self.controller.h_min() => {
+                        self.h = Some(smaller);
+                        continue;
+                    }
+                    _ => return Err(Termination::NonFinite),
+                }
+            }
+            let error_norm = self
+                .controller
+                .needs_error_estimate()
+                .then(|| self.controller.error_norm(&self.error, y, &self.proposal));
+            let decision = self.controller.decide(h_try, error_norm);
+            // A shortened landing step must not shrink the next step size.
+            self.h = Some(if h_try < h && decision.accept {
+                h.max(decision.next_h)
+            } else {
+                decision.next_h
+            });
+            if decision.accept {
+                self.stepper.accept();
+                std::mem::swap(y, &mut self.proposal);
+                self.stats.accepted += 1;
+                return Ok(h_try);
+            }
+            self.stats.rejected += 1;
+        }
+    }
+}
+
+/// Integrate `y' = f(t, y)` from `(t0, y0)` to `params.t_end` with
+/// `tableau` and `controller`, calling `observer` after every accepted step.
+pub fn integrate<S: State, F: VectorField<S>, C: StepSizeController>(
     field: &mut F,
     tableau: ButcherTableau,
+    controller: C,
     t0: f64,
     y0: &S,
-    params: &FixedStepParams,
+    params: &IntegrateParams,
     observer: &mut impl Observer<S>,
 ) -> Result<Solution<S>, IntegrateError> {
-    if !(params.t_end >= t0) {
+    if !(params.t_end.is_finite() && params.t_end >= t0) {
         return Err(IntegrateError::InvalidEndTime(params.t_end));
     }
     if !y0.is_finite() {
         return Err(IntegrateError::NonFiniteInitialState);
     }
-    let mut stepper = RungeKutta::new(tableau, y0);
+    let mut integrator = Integrator::new(tableau, controller, y0)?;
+    if let Some(h0) = params.h0 {
+        integrator.set_step_size(h0)?;
+    }
     let mut y = y0.clone();
-    let mut y_new = y0.zeros_like();
     let mut t = t0;
-    let mut stats = Stats::default();
     observer.observe(&StepRecord {
         step: 0,
         t,
         h: 0.0,
         y: &y,
-        evals: 0,
+        stats: integrator.stats(),
     });
-    // Relative slack so rounding in t does not produce a spurious tiny last step.
-    let slack = 1e-12 * (params.t_end - t0).abs().max(params.h);
     let termination = loop {
-        let remaining = params.t_end - t;
-        if remaining <= slack {
-            break Termination::Reached;
-        }
-        if stats.accepted >= params.max_steps {
+        if integrator.stats().accepted >= params.max_steps {
             break Termination::MaxSteps;
         }
-        let cost = tableau.stages() as u64;
-        if params.eval_budget.is_some_and(|b| stats.evals + cost > b) {
-            break Termination::Budget;
+        let max_evals = params
+            .eval_budget
+            .map(|b| b.saturating_sub(integrator.stats().evals));
+        match integrator.advance(field, t, &mut y, params.t_end, max_evals) {
+            Ok(h) => {
+                t = if params.t_end - (t + h) <= 1e-12 * params.t_end.abs().max(1.0) {
+                    params.t_end
+                } else {
+                    t + h
+                };
+                let stats = integrator.stats();
+                observer.observe(&StepRecord {
+                    step: stats.accepted,
+                    t,
+                    h,
+                    y: &y,
+                    stats,
+                });
+            }
+            Err(reason) => break reason,
         }
-        let h = params.h.min(remaining);
-        let attempt = stepper.attempt(field, t, h, &y, &mut y_new, None);
-        stats.steps += 1;
-        stats.evals += attempt.evals;
-        if !attempt.finite {
-            stats.rejected += 1;
-            break Termination::NonFinite;
-        }
-        stepper.accept();
-        stats.accepted += 1;
-        std::mem::swap(&mut y, &mut y_new);
-        t = if remaining - h <= slack {
-            params.t_end
-        } else {
-            t + h
-        };
-        observer.observe(&StepRecord {
-            step: stats.accepted,
-            t,
-            h,
-            y: &y,
-            evals: stats.evals,
-        });
     };
     Ok(Solution {
         t,
         y,
-        stats,
+        stats: integrator.stats(),
         termination,
     })
 }

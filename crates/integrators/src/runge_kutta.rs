@@ -70,6 +70,22 @@ impl<S: State> RungeKutta<S> {
         }
     }
 
+    /// Evaluate the first stage `f(t, y)` unless it is cached; returns the
+    /// evaluations used (0 or 1).
+    pub fn prime<F: VectorField<S>>(&mut self, field: &mut F, t: f64, y: &S) -> u64 {
+        if self.first_stage_known {
+            return 0;
+        }
+        field.eval(t, y, &mut self.stages[0]);
+        self.first_stage_known = true;
+        1
+    }
+
+    /// Field evaluations the next attempt will use.
+    pub fn next_attempt_cost(&self) -> u64 {
+        (self.tableau.stages() - usize::from(self.first_stage_known)) as u64
+    }
+
     /// The field value `f(t, y)` at the start of the last attempt.
     pub fn first_stage(&self) -> &S {
         &self.stages[0]
@@ -89,12 +105,7 @@ impl<S: State> RungeKutta<S> {
         error: Option<&mut S>,
     ) -> StepAttempt {
         let tab = self.tableau;
-        let mut evals = 0;
-        if !self.first_stage_known {
-            field.eval(t, y, &mut self.stages[0]);
-            evals += 1;
-            self.first_stage_known = true;
-        }
+        let mut evals = self.prime(field, t, y);
         let mut finite = self.stages[0].is_finite();
         for i in 1..tab.stages() {
             if !finite {
