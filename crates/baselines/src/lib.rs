@@ -248,7 +248,7 @@ mod tests {
         let before = method.layers[0].clone();
         let w = method.weights()[0].clone();
         let mut g = [Mat::zeros(2, 3)];
-        sensing.loss_and_gradient(&[w.clone()], &mut g);
+        sensing.loss_and_gradient(std::slice::from_ref(&w), &mut g);
         let s = 2.0;
         let want_b = &before.b - (&g[0] * before.a.transpose()) * faer::Scale(0.1 * s);
         let want_a = &before.a - (before.b.transpose() * &g[0]) * faer::Scale(0.1 * s);

@@ -232,7 +232,7 @@ impl StepSizeController for PiController {
         f1.axpy(-1.0, f0);
         let der2 = norm(&f1) / h;
         let der12 = der2.max(dnf);
-        let h1 = if !(der12 > 1e-15) {
+        let h1 = if der12.is_nan() || der12 <= 1e-15 {
             (h * 1e-3).max(1e-6)
         } else {
             (0.01 / der12).powf(1.0 / f64::from(order))

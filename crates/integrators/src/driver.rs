@@ -311,6 +311,9 @@ pub fn integrate<S: State, F: VectorField<S>, C: StepSizeController>(
     }
     let mut y = y0.clone();
     let mut t = t0;
+    // Kahan compensation of t += h, so many constant steps land on t_end
+    // instead of leaving a rounding-sized extra step.
+    let mut t_compensation = 0.0;
     observer.observe(&StepRecord {
         step: 0,
         t,
@@ -327,10 +330,13 @@ pub fn integrate<S: State, F: VectorField<S>, C: StepSizeController>(
             .map(|b| b.saturating_sub(integrator.stats().evals));
         match integrator.advance(field, t, &mut y, params.t_end, max_evals) {
             Ok(h) => {
-                t = if params.t_end - (t + h) <= 1e-12 * params.t_end.abs().max(1.0) {
+                let increment = h - t_compensation;
+                let sum = t + increment;
+                t_compensation = (sum - t) - increment;
+                t = if params.t_end - sum <= 1e-12 * params.t_end.abs().max(1.0) {
                     params.t_end
                 } else {
-                    t + h
+                    sum
                 };
                 let stats = integrator.stats();
                 observer.observe(&StepRecord {

@@ -52,6 +52,7 @@ mod field;
 mod runge_kutta;
 mod state;
 mod tableau;
+pub mod test_problems;
 
 pub use controller::{ConstantStep, Control, Decision, PiController, PiParams, StepSizeController};
 pub use driver::{

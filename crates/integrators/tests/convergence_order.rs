@@ -1,5 +1,6 @@
 //! Fitted log–log convergence orders on standard test ODEs with known solutions.
 
+use odelora_integrators::test_problems::TestProblem;
 use odelora_integrators::{
     integrate, ButcherTableau, ConstantStep, IntegrateParams, Termination, DORMAND_PRINCE, EULER,
     RK4,
@@ -16,25 +17,21 @@ fn fitted_order(hs: &[f64], errs: &[f64]) -> f64 {
     sxy / sxx
 }
 
-/// Global error at `t_end` for each step size.
-fn errors(
-    tableau: ButcherTableau,
-    field: impl Fn(&Vec<f64>, &mut Vec<f64>) + Copy,
-    y0: &[f64],
-    t_end: f64,
-    exact: &[f64],
-    hs: &[f64],
-) -> Vec<f64> {
+/// Global error at `t_end` (2-norm) for each constant step size.
+fn errors(tableau: ButcherTableau, problem: TestProblem, t_end: f64, hs: &[f64]) -> Vec<f64> {
+    let exact = problem
+        .exact(t_end)
+        .expect("a problem with an exact solution");
     hs.iter()
         .map(|&h| {
-            let mut f = |_t: f64, y: &Vec<f64>, dy: &mut Vec<f64>| field(y, dy);
+            let mut f = |t: f64, y: &Vec<f64>, dy: &mut Vec<f64>| problem.eval(t, y, dy);
             let step = ConstantStep::new(h).unwrap();
             let sol = integrate(
                 &mut f,
                 tableau,
                 step,
                 0.0,
-                &y0.to_vec(),
+                &problem.y0(),
                 &IntegrateParams::until(t_end),
                 &mut (),
             )
@@ -42,7 +39,7 @@ fn errors(
             assert_eq!(sol.termination, Termination::Reached);
             sol.y
                 .iter()
-                .zip(exact)
+                .zip(&exact)
                 .map(|(a, b)| (a - b).powi(2))
                 .sum::<f64>()
                 .sqrt()
@@ -50,52 +47,26 @@ fn errors(
         .collect()
 }
 
-fn oscillator(y: &Vec<f64>, dy: &mut Vec<f64>) {
-    dy[0] = y[1];
-    dy[1] = -y[0];
-}
-
-/// y' = M y with M = [[-1, 2], [-2, -1]]: y(t) = e^{-t} R(2t) y0, a rotation.
-fn damped_rotation(y: &Vec<f64>, dy: &mut Vec<f64>) {
-    dy[0] = -y[0] + 2.0 * y[1];
-    dy[1] = -2.0 * y[0] - y[1];
-}
-
+/// Euler 1 ± 0.1, RK4 4 ± 0.2, Dormand–Prince 5 ± 0.3 on the linear system
+/// (against the matrix exponential) and the oscillator. Step sizes keep the
+/// errors well above rounding (≥ 1e-12) so the fit sees truncation only.
 #[test]
 fn euler_rk4_dopri5_orders() {
-    let t_end = 2.0f64;
-    let osc_exact = [t_end.cos(), -t_end.sin()];
-    let rot_exact = [
-        (-t_end).exp() * (2.0 * t_end).cos(),
-        -(-t_end).exp() * (2.0 * t_end).sin(),
+    let t_end = 2.0;
+    let cases: [(ButcherTableau, &[f64], f64, f64); 3] = [
+        (EULER, &[1e-2, 5e-3, 2.5e-3, 1.25e-3], 1.0, 0.1),
+        (RK4, &[1e-1, 5e-2, 2.5e-2, 1.25e-2], 4.0, 0.2),
+        (DORMAND_PRINCE, &[2e-1, 1e-1, 5e-2, 2.5e-2], 5.0, 0.3),
     ];
-    // Step sizes keep the errors well above rounding (≥ 1e-12) so the fit
-    // sees the truncation error only.
-    let cases: [(&str, ButcherTableau, &[f64], f64, f64); 3] = [
-        ("euler", EULER, &[1e-2, 5e-3, 2.5e-3, 1.25e-3], 1.0, 0.1),
-        ("rk4", RK4, &[1e-1, 5e-2, 2.5e-2, 1.25e-2], 4.0, 0.2),
-        (
-            "dopri5",
-            DORMAND_PRINCE,
-            &[2e-1, 1e-1, 5e-2, 2.5e-2],
-            5.0,
-            0.3,
-        ),
-    ];
-    for (name, tab, hs, want, tol) in cases {
-        for (problem, field, exact) in [
-            (
-                "oscillator",
-                oscillator as fn(&Vec<f64>, &mut Vec<f64>),
-                osc_exact,
-            ),
-            ("linear", damped_rotation, rot_exact),
-        ] {
-            let errs = errors(tab, field, &[1.0, 0.0], t_end, &exact, hs);
+    for (tableau, hs, want, tol) in cases {
+        for problem in [TestProblem::Linear, TestProblem::Oscillator] {
+            let errs = errors(tableau, problem, t_end, hs);
             let p = fitted_order(hs, &errs);
             assert!(
                 (p - want).abs() <= tol,
-                "{name} on {problem}: fitted order {p:.3}, errors {errs:?}"
+                "{} on {}: fitted order {p:.3}, errors {errs:?}",
+                tableau.name,
+                problem.name()
             );
         }
     }

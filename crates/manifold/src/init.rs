@@ -105,7 +105,7 @@ pub fn spectral_init(
 ) -> Result<LoraPair, ManifoldError> {
     let mut pair = balanced_split(neg_gradient, r)?;
     let sigma_min = pair.gram_b()[(r - 1, r - 1)];
-    if !(sigma_min > 0.0) {
+    if sigma_min.is_nan() || sigma_min <= 0.0 {
         return Err(ManifoldError::RankDeficient);
     }
     if let Some(c) = norm {

@@ -322,7 +322,7 @@ mod tests {
         let mut sensing = small();
         let w = gaussian_mat(&mut seeded_rng(1, 0), 6, 5, 1.0);
         let mut g = [Mat::zeros(6, 5)];
-        sensing.loss_and_gradient(&[w.clone()], &mut g);
+        sensing.loss_and_gradient(std::slice::from_ref(&w), &mut g);
         let eps = 1e-6;
         for (i, j) in [(0, 0), (5, 4), (2, 3)] {
             let mut wp = w.clone();
@@ -344,11 +344,11 @@ mod tests {
         let w = gaussian_mat(&mut seeded_rng(2, 0), 6, 5, 1.0);
         let mut fresh = sensing.clone();
         fresh.residual_valid = false;
-        let m1 = sensing.metrics(&[w.clone()]);
+        let m1 = sensing.metrics(std::slice::from_ref(&w));
         let mut g1 = [Mat::zeros(6, 5)];
         let mut g2 = [Mat::zeros(6, 5)];
-        let l1 = sensing.loss_and_gradient(&[w.clone()], &mut g1);
-        let l2 = fresh.loss_and_gradient(&[w.clone()], &mut g2);
+        let l1 = sensing.loss_and_gradient(std::slice::from_ref(&w), &mut g1);
+        let l2 = fresh.loss_and_gradient(std::slice::from_ref(&w), &mut g2);
         assert_eq!((m1.loss, l1), (l2, l2));
         assert_eq!(g1[0], g2[0]);
         // A different point is recomputed.
