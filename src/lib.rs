@@ -21,7 +21,7 @@
 //! let mut sensing = MatrixSensing::new(MatrixSensingParams::square(12, 2)).unwrap();
 //! let mut method = Odelora::new("odelora-rk4", OdeloraParams::new(RK4, 1.0, 2), &mut sensing, 0).unwrap();
 //! for _ in 0..100 {
-//!     method.step(&mut sensing).unwrap();
+//!     method.step(&mut sensing, None).unwrap();
 //! }
 //! assert!(sensing.metrics(method.weights()).rel_error < 1e-8);
 //! ```

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use odelora::problems::{MatrixSensing, MatrixSensingParams};
 use odelora_experiments::figures::{ReproduceContext, FIGURES};
 use odelora_experiments::methods::{
-    build_method, method_info, InitChoice, MethodSettings, METHODS,
+    build_method, is_adaptive, method_info, AdaptiveSettings, InitChoice, MethodSettings, METHODS,
 };
 use odelora_experiments::output::{float, optional_float, AtomicFile};
 use odelora_experiments::training::{run, Outcome, StopRule};
@@ -52,12 +52,26 @@ struct SensingArgs {
     /// Method (see `odelora list-methods`).
     #[arg(long)]
     method: String,
-    /// Step size / learning rate.
+    /// Step size / learning rate (for odelora-rk45 only the first-step guess;
+    /// without it Hairer's initial-step rule chooses).
     #[arg(long, allow_negative_numbers = true)]
-    lr: f64,
-    /// Number of steps.
+    lr: Option<f64>,
+    /// Number of steps (for odelora-rk45: the maximum number of accepted steps).
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
+    steps: i64,
+    /// Gradient-evaluation budget: no step is started that would exceed it.
     #[arg(long)]
-    steps: u64,
+    evals: Option<u64>,
+    /// odelora-rk45: relative tolerance of the local error. Once converged the
+    /// error plateaus at a level proportional to it (0.005–0.04 × rtol on matrix sensing).
+    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+    rtol: f64,
+    /// odelora-rk45: absolute tolerance of the local error.
+    #[arg(long, default_value_t = 1e-8, allow_negative_numbers = true)]
+    atol: f64,
+    /// odelora-rk45: end time of the flow.
+    #[arg(long, default_value_t = 200.0, allow_negative_numbers = true)]
+    t_end: f64,
     /// Matrix size (n × n).
     #[arg(long, default_value_t = 50)]
     n: usize,
@@ -82,7 +96,7 @@ struct SensingArgs {
     /// Initialization (default: spectral for ODELoRA, lora for LoRA baselines).
     #[arg(long, value_enum)]
     init: Option<InitChoice>,
-    /// Write the trajectory here (columns step,evals,time_s,loss,rel_error,balance_gap).
+    /// Write the trajectory here (columns step,evals,time_s,loss,rel_error,balance_gap,h).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -139,12 +153,7 @@ fn main() -> ExitCode {
         }
         Command::ListMethods => {
             for m in METHODS {
-                println!(
-                    "{:<16} {} [default init: {}]",
-                    m.name,
-                    m.description,
-                    m.default_init.name()
-                );
+                println!("{:<16} {} [default init: {}]", m.name, m.description, m.default_init.name());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -157,21 +166,24 @@ fn main() -> ExitCode {
 
 fn train_sensing(args: &SensingArgs) -> Result<ExitCode, ExperimentError> {
     method_info(&args.method)?;
-    if !(args.lr.is_finite() && args.lr > 0.0) {
-        return Err(ExperimentError::Input(format!(
-            "--lr must be positive and finite, got {}",
-            args.lr
-        )));
+    match args.lr {
+        Some(lr) if !(lr.is_finite() && lr > 0.0) => {
+            return Err(ExperimentError::Input(format!("--lr must be positive and finite, got {lr}")));
+        }
+        None if !is_adaptive(&args.method) => {
+            return Err(ExperimentError::Input(format!("--lr is required for {}", args.method)));
+        }
+        _ => {}
     }
-    if args.steps == 0 {
+    if args.steps < 1 {
         return Err(ExperimentError::Input("--steps must be at least 1".into()));
+    }
+    if args.evals == Some(0) {
+        return Err(ExperimentError::Input("--evals must be at least 1".into()));
     }
     let true_rank = args.true_rank.unwrap_or(args.rank);
     if args.rank == 0 || args.rank > args.n {
-        return Err(ExperimentError::Input(format!(
-            "--rank {} must lie in 1..=n = {}",
-            args.rank, args.n
-        )));
+        return Err(ExperimentError::Input(format!("--rank {} must lie in 1..=n = {}", args.rank, args.n)));
     }
     // Open the output first: a bad path fails before any work is done.
     let mut out = args.out.as_deref().map(AtomicFile::create).transpose()?;
@@ -185,32 +197,27 @@ fn train_sensing(args: &SensingArgs) -> Result<ExitCode, ExperimentError> {
         seed: args.seed,
     };
     let mut objective = MatrixSensing::new(params)?;
-    let settings = MethodSettings {
-        lr: args.lr,
-        rank: args.rank,
-        init: args.init,
-    };
+    let adaptive = AdaptiveSettings { rtol: args.rtol, atol: args.atol, t_end: args.t_end };
+    let settings = MethodSettings { lr: args.lr, rank: args.rank, init: args.init, adaptive };
     let mut method = build_method(&args.method, &settings, &mut objective, args.seed)?;
     if let Some(out) = out.as_mut() {
-        out.line("step,evals,time_s,loss,rel_error,balance_gap")?;
+        out.line("step,evals,time_s,loss,rel_error,balance_gap,h")?;
     }
     let mut last = None;
     let mut write_error = None;
-    let stop = StopRule {
-        steps: args.steps,
-        eval_budget: None,
-    };
+    let stop = StopRule { steps: args.steps as u64, eval_budget: args.evals };
     let outcome = run(method.as_mut(), &mut objective, stop, |row| {
         last = Some(*row);
         if let Some(out) = out.as_mut() {
             let line = format!(
-                "{},{},{:.6},{},{},{}",
+                "{},{},{:.6},{},{},{},{}",
                 row.step,
                 row.evals,
                 row.time_s,
                 float(row.loss),
                 float(row.rel_error),
-                optional_float(row.balance_gap)
+                optional_float(row.balance_gap),
+                float(row.h)
             );
             if let Err(e) = out.line(&line) {
                 write_error.get_or_insert(e);
@@ -229,8 +236,13 @@ fn train_sensing(args: &SensingArgs) -> Result<ExitCode, ExperimentError> {
         return Ok(ExitCode::from(EXIT_DIVERGED));
     }
     println!(
-        "final step={} evals={} loss={:.6e} rel_error={:.6e} time_s={:.3}",
-        last.step, last.evals, last.loss, last.rel_error, last.time_s
+        "final step={} evals={} loss={:.6e} rel_error={:.6e} time_s={:.3} stop={}",
+        last.step,
+        last.evals,
+        last.loss,
+        last.rel_error,
+        last.time_s,
+        outcome.name()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -239,40 +251,26 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), ExperimentError> {
     for id in &args.only {
         if !FIGURES.iter().any(|f| f.id == id) {
             let known: Vec<&str> = FIGURES.iter().map(|f| f.id).collect();
-            return Err(ExperimentError::Input(format!(
-                "unknown figure id '{id}' (known: {})",
-                known.join(", ")
-            )));
+            return Err(ExperimentError::Input(format!("unknown figure id '{id}' (known: {})", known.join(", "))));
         }
     }
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = args.threads {
         if n == 0 {
-            return Err(ExperimentError::Input(
-                "--threads must be at least 1".into(),
-            ));
+            return Err(ExperimentError::Input("--threads must be at least 1".into()));
         }
         pool = pool.num_threads(n);
     }
-    let pool = pool
-        .build()
-        .map_err(|e| ExperimentError::Input(format!("cannot start threads: {e}")))?;
+    let pool = pool.build().map_err(|e| ExperimentError::Input(format!("cannot start threads: {e}")))?;
     let ctx = ReproduceContext {
         results_dir: args.results_dir.clone(),
         figures_dir: args.figures_dir.clone(),
         quick: args.quick,
     };
-    for figure in FIGURES
-        .iter()
-        .filter(|f| args.only.is_empty() || args.only.iter().any(|id| id == f.id))
-    {
+    for figure in FIGURES.iter().filter(|f| args.only.is_empty() || args.only.iter().any(|id| id == f.id)) {
         let start = std::time::Instant::now();
         pool.install(|| (figure.make)(&ctx))?;
-        eprintln!(
-            "{}: done in {:.1} s",
-            figure.id,
-            start.elapsed().as_secs_f64()
-        );
+        eprintln!("{}: done in {:.1} s", figure.id, start.elapsed().as_secs_f64());
     }
     Ok(())
 }

@@ -35,17 +35,10 @@ impl AtomicFile {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| ExperimentError::io(parent, e))?;
         }
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temporary = path.with_file_name(format!(".partial.{name}"));
         let file = File::create(&temporary).map_err(|e| ExperimentError::io(path, e))?;
-        Ok(Self {
-            path: path.to_owned(),
-            temporary,
-            writer: BufWriter::new(file),
-        })
+        Ok(Self { path: path.to_owned(), temporary, writer: BufWriter::new(file) })
     }
 
     /// Write one line (a newline is added).
@@ -55,19 +48,13 @@ impl AtomicFile {
 
     /// Flush and move the file into place.
     pub fn commit(mut self) -> Result<(), ExperimentError> {
-        self.writer
-            .flush()
-            .map_err(|e| ExperimentError::io(&self.path, e))?;
+        self.writer.flush().map_err(|e| ExperimentError::io(&self.path, e))?;
         std::fs::rename(&self.temporary, &self.path).map_err(|e| ExperimentError::io(&self.path, e))
     }
 }
 
 /// Write `header` and `lines` to `path` atomically.
-pub fn write_csv(
-    path: &Path,
-    header: &str,
-    lines: impl IntoIterator<Item = String>,
-) -> Result<(), ExperimentError> {
+pub fn write_csv(path: &Path, header: &str, lines: impl IntoIterator<Item = String>) -> Result<(), ExperimentError> {
     let mut file = AtomicFile::create(path)?;
     file.line(header)?;
     for line in lines {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use odelora::manifold::Method;
+use odelora::manifold::{Method, MethodError};
 use odelora::problems::Objective;
 
 /// One recorded step (step 0 is the initialization).
@@ -32,12 +32,29 @@ pub enum Outcome {
     Completed,
     /// Stopped because the next step would exceed the evaluation budget.
     Budget,
+    /// An adaptive integrator reached its end time.
+    Reached,
+    /// An adaptive integrator's step fell below its minimum.
+    StepTooSmall,
     /// The iterate became non-finite, or the loss exceeded 1e3 × its
     /// initial value (SPEC §6), at this step.
     Diverged {
         /// The step at which it diverged.
         step: u64,
     },
+}
+
+impl Outcome {
+    /// A short name for output (`completed`, `budget`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Completed => "steps",
+            Outcome::Budget => "budget",
+            Outcome::Reached => "end-time",
+            Outcome::StepTooSmall => "step-too-small",
+            Outcome::Diverged { .. } => "diverged",
+        }
+    }
 }
 
 /// When to stop.
@@ -79,28 +96,22 @@ pub fn run(
     on_row(&first);
     let initial_loss = first.loss;
     let mut elapsed = 0.0;
-    let mut last_cost = 0;
     for step in 1..=stop.steps {
-        if stop
-            .eval_budget
-            .is_some_and(|b| method.evals() + last_cost.max(1) > b)
-        {
-            return Outcome::Budget;
-        }
-        let before = method.evals();
+        let max_evals = stop.eval_budget.map(|b| b.saturating_sub(method.evals()));
         let start = Instant::now();
-        let result = method.step(objective);
+        let result = method.step(objective, max_evals);
         elapsed += start.elapsed().as_secs_f64();
-        last_cost = method.evals() - before;
-        // A non-finite iterate, or any other numerical breakdown of a step.
-        let Ok(info) = result else {
-            return Outcome::Diverged { step };
+        let info = match result {
+            Ok(info) => info,
+            Err(MethodError::BudgetExhausted) => return Outcome::Budget,
+            Err(MethodError::EndTimeReached) => return Outcome::Reached,
+            Err(MethodError::StepTooSmall) => return Outcome::StepTooSmall,
+            // A non-finite iterate, or any other numerical breakdown of a step.
+            Err(_) => return Outcome::Diverged { step },
         };
         let row = record(method, objective, step, elapsed, info.h);
         on_row(&row);
-        if !row.loss.is_finite()
-            || (initial_loss > 0.0 && row.loss > DIVERGENCE_FACTOR * initial_loss)
-        {
+        if !row.loss.is_finite() || (initial_loss > 0.0 && row.loss > DIVERGENCE_FACTOR * initial_loss) {
             return Outcome::Diverged { step };
         }
     }

@@ -5,10 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn odelora(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_odelora"))
-        .args(args)
-        .output()
-        .expect("the odelora binary runs")
+    Command::new(env!("CARGO_BIN_EXE_odelora")).args(args).output().expect("the odelora binary runs")
 }
 
 /// `rel_error=` of the final line.
@@ -20,17 +17,14 @@ fn final_rel_error(out: &Output) -> f64 {
         "unexpected output: {stdout}\nstderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let field = line
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("rel_error="))
-        .expect("rel_error field");
+    let field = line.split_whitespace().find_map(|f| f.strip_prefix("rel_error=")).expect("rel_error field");
     field.parse().expect("a number")
 }
 
 fn sensing(method: &str, lr: &str, kappa: &str, seed: &str) -> Output {
     odelora(&[
-        "train", "sensing", "--method", method, "--lr", lr, "--steps", "300", "--n", "20",
-        "--rank", "3", "--kappa", kappa, "--seed", seed,
+        "train", "sensing", "--method", method, "--lr", lr, "--steps", "300", "--n", "20", "--rank", "3", "--kappa",
+        kappa, "--seed", seed,
     ])
 }
 
@@ -43,10 +37,7 @@ fn odelora_converges_linearly_for_every_kappa_and_seed() {
     for kappa in ["10", "100"] {
         for seed in SEEDS {
             let euler = final_rel_error(&sensing("odelora-euler", "0.5", kappa, seed));
-            assert!(
-                euler < 1e-8,
-                "odelora-euler κ={kappa} seed={seed}: {euler:e}"
-            );
+            assert!(euler < 1e-8, "odelora-euler κ={kappa} seed={seed}: {euler:e}");
             let rk4 = final_rel_error(&sensing("odelora-rk4", "1.0", kappa, seed));
             assert!(rk4 < 1e-10, "odelora-rk4 κ={kappa} seed={seed}: {rk4:e}");
         }
@@ -70,60 +61,34 @@ fn assert_one_line_error(args: &[&str], expect: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{args:?} should fail");
     assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "{args:?}: not one line: {stderr}"
-    );
-    assert!(
-        stderr.contains(expect),
-        "{args:?}: '{stderr}' does not mention '{expect}'"
-    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line: {stderr}");
+    assert!(stderr.contains(expect), "{args:?}: '{stderr}' does not mention '{expect}'");
     assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
 }
 
 #[test]
 fn bad_input_is_a_one_line_error() {
     let base = ["train", "sensing", "--n", "10", "--steps", "5"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        base.iter().copied().chain(extra.iter().copied()).collect()
-    };
-    assert_one_line_error(
-        &with(&["--method", "odelora-euler", "--lr", "0.5", "--rank", "11"]),
-        "rank 11",
-    );
+    let with =
+        |extra: &[&'static str]| -> Vec<&'static str> { base.iter().copied().chain(extra.iter().copied()).collect() };
+    assert_one_line_error(&with(&["--method", "odelora-euler", "--lr", "0.5", "--rank", "11"]), "rank 11");
     for lr in ["0", "-1", "NaN", "inf"] {
         assert_one_line_error(&with(&["--method", "odelora-euler", "--lr", lr]), "--lr");
     }
+    assert_one_line_error(&with(&["--method", "odelora-sgd", "--lr", "0.5"]), "unknown method 'odelora-sgd'");
     assert_one_line_error(
-        &with(&["--method", "odelora-sgd", "--lr", "0.5"]),
-        "unknown method 'odelora-sgd'",
-    );
-    assert_one_line_error(
-        &[
-            "train", "sensing", "--method", "lora-gd", "--lr", "0.5", "--steps", "0",
-        ],
+        &["train", "sensing", "--method", "lora-gd", "--lr", "0.5", "--steps", "0"],
         "--steps must be at least 1",
     );
-    assert_one_line_error(
-        &with(&["--method", "odelora-euler", "--lr", "0.5", "--init", "lora"]),
-        "full-rank",
-    );
+    assert_one_line_error(&with(&["--method", "odelora-euler", "--lr", "0.5", "--init", "lora"]), "full-rank");
     assert_one_line_error(&with(&["--method", "lora-gd", "--lr", "abc"]), "--lr");
     assert_one_line_error(&with(&["--lr", "0.5"]), "--method");
-    assert_one_line_error(
-        &with(&["--method", "lora-gd", "--lr", "0.5", "--kappa", "0.5"]),
-        "κ",
-    );
+    assert_one_line_error(&with(&["--method", "lora-gd", "--lr", "0.5", "--kappa", "0.5"]), "κ");
     // A file cannot be created inside a regular file.
-    let blocked = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("Cargo.toml")
-        .join("out.csv");
+    let blocked = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml").join("out.csv");
     let blocked = blocked.to_str().unwrap().to_owned();
-    let args: Vec<&str> = with(&["--method", "lora-gd", "--lr", "0.5", "--out"])
-        .into_iter()
-        .chain([blocked.as_str()])
-        .collect();
+    let args: Vec<&str> =
+        with(&["--method", "lora-gd", "--lr", "0.5", "--out"]).into_iter().chain([blocked.as_str()]).collect();
     assert_one_line_error(&args, "cannot write");
 }
 
@@ -146,17 +111,10 @@ fn csv_has_one_row_per_step_and_never_nan_gap() {
         "--out",
         path.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines = text.lines();
-    assert_eq!(
-        lines.next(),
-        Some("step,evals,time_s,loss,rel_error,balance_gap")
-    );
+    assert_eq!(lines.next(), Some("step,evals,time_s,loss,rel_error,balance_gap,h"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 8, "step 0 (init) and 7 steps");
     for (k, row) in rows.iter().enumerate() {
@@ -189,25 +147,96 @@ fn divergence_stops_and_keeps_rows() {
         path.to_str().unwrap(),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "stdout: {stdout} stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(3), "stdout: {stdout} stderr: {}", String::from_utf8_lossy(&out.stderr));
     let line = stdout.lines().last().unwrap();
-    let k: usize = line
-        .strip_prefix("diverged at step ")
-        .expect("diverged line")
-        .parse()
-        .unwrap();
+    let k: usize = line.strip_prefix("diverged at step ").expect("diverged line").parse().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let rows = text.lines().count() - 1;
     // Rows 0..k-1 for a non-finite step k, or 0..k when step k's loss blew up.
-    assert!(
-        rows == k || rows == k + 1,
-        "{rows} rows for divergence at step {k}"
-    );
+    assert!(rows == k || rows == k + 1, "{rows} rows for divergence at step {k}");
     assert!(!text.contains("NaN"), "kept rows must be finite");
     std::fs::remove_file(path).unwrap();
+}
+
+/// Adaptive ODELoRA chooses its own learning rate: no `--lr`. Its accuracy
+/// is set by the tolerance (an explicit method hovers at its stability
+/// boundary once converged, with the stiff error component at tolerance
+/// level): rtol 1e-8 reaches 1e-8 on every seed and κ.
+#[test]
+fn odelora_rk45_needs_no_learning_rate() {
+    for kappa in ["10", "100"] {
+        for seed in SEEDS {
+            let out = odelora(&[
+                "train",
+                "sensing",
+                "--method",
+                "odelora-rk45",
+                "--n",
+                "20",
+                "--rank",
+                "3",
+                "--kappa",
+                kappa,
+                "--seed",
+                seed,
+                "--rtol",
+                "1e-8",
+                "--atol",
+                "1e-12",
+                "--steps",
+                "100000",
+            ]);
+            let err = final_rel_error(&out);
+            assert!(err < 1e-8, "odelora-rk45 κ={kappa} seed={seed}: {err:e}");
+        }
+    }
+}
+
+#[test]
+fn rk45_csv_shows_the_chosen_step_sizes() {
+    let path = std::env::temp_dir().join(format!("odelora-rk45-{}.csv", std::process::id()));
+    let out = odelora(&[
+        "train",
+        "sensing",
+        "--method",
+        "odelora-rk45",
+        "--n",
+        "10",
+        "--rank",
+        "2",
+        "--t-end",
+        "20",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stop=end-time"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("step,evals,time_s,loss,rel_error,balance_gap,h\n"));
+    let hs: Vec<f64> = text.lines().skip(2).map(|l| l.rsplit(',').next().unwrap().parse().unwrap()).collect();
+    assert!(hs.iter().all(|&h| h > 0.0));
+    let (lo, hi) = hs.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &h| (lo.min(h), hi.max(h)));
+    assert!(hi > 5.0 * lo, "the step size should adapt: {lo} … {hi}");
+    let total: f64 = hs.iter().sum();
+    assert!((total - 20.0).abs() < 1e-9, "accepted steps sum to the end time: {total}");
+    std::fs::remove_file(path).unwrap();
+}
+
+/// `--evals` is a gradient-evaluation budget for every method.
+#[test]
+fn eval_budget_applies_to_every_method() {
+    for (method, per_step) in [("odelora-euler", 1), ("odelora-rk4", 4), ("odelora-rk45", 6), ("lora-gd", 1)] {
+        let out = odelora(&[
+            "train", "sensing", "--method", method, "--lr", "0.1", "--n", "10", "--rank", "2", "--evals", "30",
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("stop=budget"), "{method}: {stdout}");
+        let evals: u64 = stdout.split_whitespace().find_map(|f| f.strip_prefix("evals=")).unwrap().parse().unwrap();
+        assert!(evals <= 30 && evals + per_step + 1 > 30, "{method}: used {evals} of 30");
+    }
+    assert_one_line_error(
+        &["train", "sensing", "--method", "lora-gd", "--n", "10", "--steps", "3"],
+        "--lr is required for lora-gd",
+    );
+    assert_one_line_error(&["train", "sensing", "--method", "odelora-rk45", "--n", "10", "--rtol", "-1"], "tolerances");
 }

@@ -85,10 +85,7 @@ impl Figure {
     fn size(&self) -> (u32, u32) {
         let cols = self.columns.max(1);
         let rows = self.panels.len().div_ceil(cols).max(1);
-        (
-            self.panel_size.0 * cols as u32,
-            self.panel_size.1 * rows as u32,
-        )
+        (self.panel_size.0 * cols as u32, self.panel_size.1 * rows as u32)
     }
 
     /// Render to `svg` and `png` (each written to a temporary name and
@@ -136,10 +133,7 @@ fn format_tick(x: f64) -> String {
 
 /// `dir/.name.partial.ext`: same extension, so backends pick the format.
 fn temporary_name(path: &Path) -> std::path::PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".partial.{name}"))
 }
 
@@ -150,11 +144,7 @@ fn plot_error<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) ->
 impl Panel {
     /// The visible points of a series (positive y on a log axis, finite).
     fn visible(&self, points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-        points
-            .iter()
-            .copied()
-            .filter(|&(x, y)| x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0))
-            .collect()
+        points.iter().copied().filter(|&(x, y)| x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0)).collect()
     }
 
     fn ranges(&self) -> ((f64, f64), (f64, f64)) {
@@ -162,11 +152,7 @@ impl Panel {
         let mut ys = (f64::INFINITY, f64::NEG_INFINITY);
         for s in &self.series {
             let band = s.band.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]);
-            for (x, y) in self
-                .visible(&s.points)
-                .into_iter()
-                .chain(self.visible(&band.collect::<Vec<_>>()))
-            {
+            for (x, y) in self.visible(&s.points).into_iter().chain(self.visible(&band.collect::<Vec<_>>())) {
                 xs = (xs.0.min(x), xs.1.max(x));
                 ys = (ys.0.min(y), ys.1.max(y));
             }
@@ -199,15 +185,9 @@ impl Panel {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), AnalysisError> {
         let ((x0, x1), (y0, y1)) = self.ranges();
         let mut builder = ChartBuilder::on(area);
-        builder
-            .caption(&self.title, (FONT, 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64);
+        builder.caption(&self.title, (FONT, 18)).margin(12).x_label_area_size(40).y_label_area_size(64);
         if self.log_y {
-            let mut chart = builder
-                .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
-                .map_err(plot_error)?;
+            let mut chart = builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(plot_error)?;
             chart
                 .configure_mesh()
                 .x_desc(&self.x_label)
@@ -220,9 +200,7 @@ impl Panel {
                 .map_err(plot_error)?;
             self.draw_series(&mut chart)
         } else {
-            let mut chart = builder
-                .build_cartesian_2d(x0..x1, y0..y1)
-                .map_err(plot_error)?;
+            let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(plot_error)?;
             chart
                 .configure_mesh()
                 .x_desc(&self.x_label)
@@ -255,12 +233,7 @@ impl Panel {
                 .collect();
             let band = self.visible(&band);
             if band.len() >= 3 {
-                chart
-                    .draw_series(std::iter::once(Polygon::new(
-                        band,
-                        color.mix(0.15).filled(),
-                    )))
-                    .map_err(plot_error)?;
+                chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.15).filled()))).map_err(plot_error)?;
             }
             let points = self.visible(&s.points);
             let style = color.stroke_width(2);
@@ -276,9 +249,7 @@ impl Panel {
                     .draw_series(LineSeries::new(points, style))
                     .map_err(plot_error)?
                     .label(&s.label)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], legend_style)
-                    });
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], legend_style));
             }
         }
         chart
@@ -305,21 +276,10 @@ mod tests {
             label: "decay".into(),
             color: 0,
             dashed: false,
-            points: (0..20)
-                .map(|k| (k as f64, 0.5f64.powi(k)))
-                .chain([(20.0, 0.0)])
-                .collect(),
-            band: (0..20)
-                .map(|k| (k as f64, 0.4f64.powi(k), 0.6f64.powi(k)))
-                .collect(),
+            points: (0..20).map(|k| (k as f64, 0.5f64.powi(k))).chain([(20.0, 0.0)]).collect(),
+            band: (0..20).map(|k| (k as f64, 0.4f64.powi(k), 0.6f64.powi(k))).collect(),
         };
-        let dashed = Series {
-            label: "other".into(),
-            color: 1,
-            dashed: true,
-            band: vec![],
-            ..series.clone()
-        };
+        let dashed = Series { label: "other".into(), color: 1, dashed: true, band: vec![], ..series.clone() };
         let panel = Panel {
             title: "t".into(),
             x_label: "step".into(),
@@ -327,11 +287,7 @@ mod tests {
             log_y: true,
             series: vec![series, dashed],
         };
-        let fig = Figure {
-            panels: vec![panel],
-            columns: 1,
-            panel_size: (400, 300),
-        };
+        let fig = Figure { panels: vec![panel], columns: 1, panel_size: (400, 300) };
         let (svg, png) = (dir.join("f.svg"), dir.join("f.png"));
         fig.render(&svg, &png).unwrap();
         let svg_text = std::fs::read_to_string(&svg).unwrap();

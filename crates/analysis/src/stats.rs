@@ -25,11 +25,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
 
 /// Median and interquartile range `(q25, median, q75)`.
 pub fn median_iqr(values: &[f64]) -> Option<(f64, f64, f64)> {
-    Some((
-        quantile(values, 0.25)?,
-        median(values)?,
-        quantile(values, 0.75)?,
-    ))
+    Some((quantile(values, 0.25)?, median(values)?, quantile(values, 0.75)?))
 }
 
 #[cfg(test)]
@@ -47,10 +43,7 @@ mod tests {
         assert_eq!(median(&[f64::NAN, 2.0]), Some(2.0));
         assert_eq!(median(&[]), None);
         // Diverged runs score +∞ and must keep ranking last, never NaN.
-        assert_eq!(
-            median(&[1.0, f64::INFINITY, f64::INFINITY]),
-            Some(f64::INFINITY)
-        );
+        assert_eq!(median(&[1.0, f64::INFINITY, f64::INFINITY]), Some(f64::INFINITY));
         assert_eq!(quantile(&[1.0, f64::INFINITY], 0.5), Some(f64::INFINITY));
     }
 }

@@ -24,7 +24,7 @@
 //! let mut method = Lora::new("lora-gd", LoraParams::gd(0.2, 2), &mut sensing, 0).unwrap();
 //! let start = sensing.metrics(method.weights()).loss;
 //! for _ in 0..50 {
-//!     method.step(&mut sensing).unwrap();
+//!     method.step(&mut sensing, None).unwrap();
 //! }
 //! assert!(sensing.metrics(method.weights()).loss < start);
 //! assert_eq!(method.evals(), 50);
@@ -33,8 +33,7 @@
 use faer::{Mat, Par};
 use odelora_integrators::State;
 use odelora_manifold::{
-    check_step_size, negative_base_gradient, Init, LoraPair, ManifoldError, Method, MethodError,
-    StepInfo,
+    check_step_size, negative_base_gradient, Init, LoraPair, ManifoldError, Method, MethodError, StepInfo,
 };
 use odelora_problems::random::{seeded_rng, stream};
 use odelora_problems::Objective;
@@ -65,13 +64,7 @@ pub struct LoraParams {
 impl LoraParams {
     /// LoRA-GD with learning rate `lr` at rank `rank`, LoRA init, α = r.
     pub fn gd(lr: f64, rank: usize) -> Self {
-        Self {
-            rule: LoraRule::Gd,
-            lr,
-            rank,
-            alpha: rank as f64,
-            init: Init::Lora,
-        }
+        Self { rule: LoraRule::Gd, lr, rank, alpha: rank as f64, init: Init::Lora }
     }
 
     /// The LoRA scale `s = α / r`.
@@ -103,30 +96,20 @@ impl Lora {
     ) -> Result<Self, ManifoldError> {
         check_step_size(params.lr)?;
         if !(params.alpha.is_finite() && params.alpha > 0.0) {
-            return Err(ManifoldError::InvalidParameter(format!(
-                "LoRA α must be positive, got {}",
-                params.alpha
-            )));
+            return Err(ManifoldError::InvalidParameter(format!("LoRA α must be positive, got {}", params.alpha)));
         }
         let mut evals = 0;
         let neg_grads = if matches!(params.init, Init::Spectral { .. }) {
             evals += 1;
             negative_base_gradient(objective)
         } else {
-            objective
-                .base_weights()
-                .iter()
-                .map(|w| Mat::zeros(w.nrows(), w.ncols()))
-                .collect()
+            objective.base_weights().iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect()
         };
         let mut rng = seeded_rng(seed, stream::INIT);
         let s = params.scale();
         let mut layers = Vec::new();
         for (w0, g) in objective.base_weights().iter().zip(&neg_grads) {
-            let mut pair =
-                params
-                    .init
-                    .factors(w0.nrows(), w0.ncols(), params.rank, g.as_ref(), &mut rng)?;
+            let mut pair = params.init.factors(w0.nrows(), w0.ncols(), params.rank, g.as_ref(), &mut rng)?;
             if params.init != Init::Lora {
                 // The init describes X = s·B·A: split the scale evenly.
                 let f = faer::Scale(1.0 / s.sqrt());
@@ -136,14 +119,8 @@ impl Lora {
             layers.push(pair);
         }
         let base = objective.base_weights().to_vec();
-        let zeros: Vec<Mat<f64>> = base
-            .iter()
-            .map(|w| Mat::zeros(w.nrows(), w.ncols()))
-            .collect();
-        let factor_gradients = layers
-            .iter()
-            .map(|p| LoraPair::zeros(p.out_dim(), p.in_dim(), p.rank()))
-            .collect();
+        let zeros: Vec<Mat<f64>> = base.iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect();
+        let factor_gradients = layers.iter().map(|p| LoraPair::zeros(p.out_dim(), p.in_dim(), p.rank())).collect();
         let mut method = Self {
             name: name.into(),
             params,
@@ -171,16 +148,14 @@ impl Method for Lora {
         &self.name
     }
 
-    fn step(&mut self, objective: &mut dyn Objective) -> Result<StepInfo, MethodError> {
+    fn step(&mut self, objective: &mut dyn Objective, max_evals: Option<u64>) -> Result<StepInfo, MethodError> {
+        if max_evals == Some(0) {
+            return Err(MethodError::BudgetExhausted);
+        }
         objective.loss_and_gradient(&self.weights, &mut self.gradients);
         self.evals += 1;
         let s = self.params.scale();
-        for ((pair, g), grad) in self
-            .layers
-            .iter_mut()
-            .zip(&self.gradients)
-            .zip(&mut self.factor_gradients)
-        {
+        for ((pair, g), grad) in self.layers.iter_mut().zip(&self.gradients).zip(&mut self.factor_gradients) {
             // g_B = s·G·Aᵀ, g_A = s·Bᵀ·G, both from the pre-step pair.
             faer::linalg::matmul::matmul(
                 grad.b.as_mut(),
@@ -238,13 +213,10 @@ mod tests {
             ..MatrixSensingParams::square(2, 1)
         };
         let mut sensing = MatrixSensing::new(params).unwrap();
-        let lora = LoraParams {
-            alpha: 2.0,
-            ..LoraParams::gd(0.1, 1)
-        };
+        let lora = LoraParams { alpha: 2.0, ..LoraParams::gd(0.1, 1) };
         let mut method = Lora::new("lora-gd", lora, &mut sensing, 4).unwrap();
         // Move off B = 0 first so both factor updates are non-trivial.
-        method.step(&mut sensing).unwrap();
+        method.step(&mut sensing, None).unwrap();
         let before = method.layers[0].clone();
         let w = method.weights()[0].clone();
         let mut g = [Mat::zeros(2, 3)];
@@ -253,7 +225,7 @@ mod tests {
         let want_b = &before.b - (&g[0] * before.a.transpose()) * faer::Scale(0.1 * s);
         let want_a = &before.a - (before.b.transpose() * &g[0]) * faer::Scale(0.1 * s);
         assert!((w - (&before.b * &before.a) * faer::Scale(s)).norm_l2() < 1e-15);
-        method.step(&mut sensing).unwrap();
+        method.step(&mut sensing, None).unwrap();
         assert!((&method.layers[0].b - want_b).norm_l2() < 1e-12);
         assert!((&method.layers[0].a - want_a).norm_l2() < 1e-12);
         assert_eq!(method.evals(), 2);

@@ -31,13 +31,7 @@ pub trait StepSizeController {
 
     /// The first step size, from `f0 = f(t0, y0)`; `eval_at(h, y, out)`
     /// evaluates the field at `t0 + h` if the rule needs it.
-    fn initial_step<S: State>(
-        &self,
-        y0: &S,
-        f0: &S,
-        order: u32,
-        eval_at: impl FnMut(f64, &S, &mut S),
-    ) -> f64;
+    fn initial_step<S: State>(&self, y0: &S, f0: &S, order: u32, eval_at: impl FnMut(f64, &S, &mut S)) -> f64;
 
     /// Steps below this size end the run with `StepTooSmall`.
     fn h_min(&self) -> f64 {
@@ -68,10 +62,7 @@ impl StepSizeController for ConstantStep {
         false
     }
     fn decide(&mut self, _h: f64, _error: Option<f64>) -> Decision {
-        Decision {
-            accept: true,
-            next_h: self.h,
-        }
+        Decision { accept: true, next_h: self.h }
     }
     /// A fixed-step method has no smaller step to retry with.
     fn shrink_after_non_finite(&mut self, _h: f64) -> Option<f64> {
@@ -80,13 +71,7 @@ impl StepSizeController for ConstantStep {
     fn error_norm<S: State>(&self, _error: &S, _y0: &S, _y1: &S) -> f64 {
         0.0
     }
-    fn initial_step<S: State>(
-        &self,
-        _y0: &S,
-        _f0: &S,
-        _order: u32,
-        _eval_at: impl FnMut(f64, &S, &mut S),
-    ) -> f64 {
+    fn initial_step<S: State>(&self, _y0: &S, _f0: &S, _order: u32, _eval_at: impl FnMut(f64, &S, &mut S)) -> f64 {
         self.h
     }
 }
@@ -154,11 +139,7 @@ impl PiController {
     /// A controller with `params`.
     pub fn new(params: PiParams) -> Self {
         // Hairer's initial value of the previous error.
-        Self {
-            params,
-            previous_error: 1e-4,
-            rejected_last: false,
-        }
+        Self { params, previous_error: 1e-4, rejected_last: false }
     }
 }
 
@@ -179,17 +160,11 @@ impl StepSizeController for PiController {
             }
             self.previous_error = err.max(1e-4);
             self.rejected_last = false;
-            Decision {
-                accept: true,
-                next_h: (h * factor).min(p.h_max),
-            }
+            Decision { accept: true, next_h: (h * factor).min(p.h_max) }
         } else {
             let factor = (p.safety * err.powf(-p.alpha)).max(p.min_factor);
             self.rejected_last = true;
-            Decision {
-                accept: false,
-                next_h: h * factor,
-            }
+            Decision { accept: false, next_h: h * factor }
         }
     }
 
@@ -209,21 +184,11 @@ impl StepSizeController for PiController {
     /// Hairer's initial step (`hinit` of DOPRI5) for a method of `order`,
     /// from `f0 = f(t0, y0)` and one more evaluation `f1` at `y0 + h·f0`,
     /// which `eval_at` performs: one evaluation.
-    fn initial_step<S: State>(
-        &self,
-        y0: &S,
-        f0: &S,
-        order: u32,
-        mut eval_at: impl FnMut(f64, &S, &mut S),
-    ) -> f64 {
+    fn initial_step<S: State>(&self, y0: &S, f0: &S, order: u32, mut eval_at: impl FnMut(f64, &S, &mut S)) -> f64 {
         let p = &self.params;
         let norm = |v: &S| v.weighted_rms_norm(y0, y0, p.atol, p.rtol);
         let (dny, dnf) = (norm(y0), norm(f0));
-        let mut h = if dnf <= 1e-10 || dny <= 1e-10 {
-            1e-6
-        } else {
-            0.01 * dny / dnf
-        };
+        let mut h = if dnf <= 1e-10 || dny <= 1e-10 { 1e-6 } else { 0.01 * dny / dnf };
         h = h.min(p.h_max);
         let mut y1 = y0.clone();
         y1.axpy(h, f0);
@@ -281,13 +246,7 @@ impl StepSizeController for Control {
             Control::Pi(c) => c.error_norm(error, y0, y1),
         }
     }
-    fn initial_step<S: State>(
-        &self,
-        y0: &S,
-        f0: &S,
-        order: u32,
-        eval_at: impl FnMut(f64, &S, &mut S),
-    ) -> f64 {
+    fn initial_step<S: State>(&self, y0: &S, f0: &S, order: u32, eval_at: impl FnMut(f64, &S, &mut S)) -> f64 {
         match self {
             Control::Constant(c) => c.initial_step(y0, f0, order, eval_at),
             Control::Pi(c) => c.initial_step(y0, f0, order, eval_at),
@@ -315,10 +274,7 @@ mod tests {
         assert!(!r.accept);
         assert!((r.next_h - 0.2).abs() < 1e-12, "shrink is capped at 0.2×");
         let after = c.decide(0.2, Some(1e-12));
-        assert!(
-            after.accept && after.next_h <= 0.2,
-            "no growth right after a rejection"
-        );
+        assert!(after.accept && after.next_h <= 0.2, "no growth right after a rejection");
     }
 
     #[test]

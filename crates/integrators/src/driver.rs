@@ -96,12 +96,7 @@ pub struct IntegrateParams {
 impl IntegrateParams {
     /// Integrate up to `t_end` with no other limit.
     pub fn until(t_end: f64) -> Self {
-        Self {
-            t_end,
-            h0: None,
-            max_steps: u64::MAX,
-            eval_budget: None,
-        }
+        Self { t_end, h0: None, max_steps: u64::MAX, eval_budget: None }
     }
 }
 
@@ -148,11 +143,7 @@ pub struct Integrator<S, C> {
 
 impl<S: State, C: StepSizeController> Integrator<S, C> {
     /// Pair `tableau` with `controller` for states shaped like `template`.
-    pub fn new(
-        tableau: ButcherTableau,
-        controller: C,
-        template: &S,
-    ) -> Result<Self, IntegrateError> {
+    pub fn new(tableau: ButcherTableau, controller: C, template: &S) -> Result<Self, IntegrateError> {
         if controller.needs_error_estimate() && tableau.b_embedded.is_none() {
             return Err(IntegrateError::NoErrorEstimate(tableau.name));
         }
@@ -218,20 +209,16 @@ impl<S: State, C: StepSizeController> Integrator<S, C> {
             }
             let evals = self.stepper.prime(field, t, y);
             let mut extra = 0;
-            let h0 = self.controller.initial_step(
-                y,
-                self.stepper.first_stage(),
-                tableau.order,
-                |h, y1, f1| {
-                    extra += 1;
-                    field.eval(t + h, y1, f1)
-                },
-            );
+            let h0 = self.controller.initial_step(y, self.stepper.first_stage(), tableau.order, |h, y1, f1| {
+                extra += 1;
+                field.eval(t + h, y1, f1)
+            });
             used += evals + extra;
             self.stats.evals += evals + extra;
             self.h = Some(h0);
         }
-        let slack = 1e-12 * t_end.abs().max(1.0);
+        // An infinite end time (training without a horizon) is never reached.
+        let slack = if t_end.is_finite() { 1e-12 * t_end.abs().max(1.0) } else { 0.0 };
         loop {
             let remaining = t_end - t;
             if remaining <= slack {
@@ -246,13 +233,8 @@ impl<S: State, C: StepSizeController> Integrator<S, C> {
             if max_evals.is_some_and(|m| used + cost > m) {
                 return Err(Termination::Budget);
             }
-            let error = self
-                .controller
-                .needs_error_estimate()
-                .then_some(&mut self.error);
-            let attempt = self
-                .stepper
-                .attempt(field, t, h_try, y, &mut self.proposal, error);
+            let error = self.controller.needs_error_estimate().then_some(&mut self.error);
+            let attempt = self.stepper.attempt(field, t, h_try, y, &mut self.proposal, error);
             used += attempt.evals;
             self.stats.evals += attempt.evals;
             self.stats.steps += 1;
@@ -272,11 +254,7 @@ impl<S: State, C: StepSizeController> Integrator<S, C> {
                 .then(|| self.controller.error_norm(&self.error, y, &self.proposal));
             let decision = self.controller.decide(h_try, error_norm);
             // A shortened landing step must not shrink the next step size.
-            self.h = Some(if h_try < h && decision.accept {
-                h.max(decision.next_h)
-            } else {
-                decision.next_h
-            });
+            self.h = Some(if h_try < h && decision.accept { h.max(decision.next_h) } else { decision.next_h });
             if decision.accept {
                 self.stepper.accept();
                 std::mem::swap(y, &mut self.proposal);
@@ -314,46 +292,23 @@ pub fn integrate<S: State, F: VectorField<S>, C: StepSizeController>(
     // Kahan compensation of t += h, so many constant steps land on t_end
     // instead of leaving a rounding-sized extra step.
     let mut t_compensation = 0.0;
-    observer.observe(&StepRecord {
-        step: 0,
-        t,
-        h: 0.0,
-        y: &y,
-        stats: integrator.stats(),
-    });
+    observer.observe(&StepRecord { step: 0, t, h: 0.0, y: &y, stats: integrator.stats() });
     let termination = loop {
         if integrator.stats().accepted >= params.max_steps {
             break Termination::MaxSteps;
         }
-        let max_evals = params
-            .eval_budget
-            .map(|b| b.saturating_sub(integrator.stats().evals));
+        let max_evals = params.eval_budget.map(|b| b.saturating_sub(integrator.stats().evals));
         match integrator.advance(field, t, &mut y, params.t_end, max_evals) {
             Ok(h) => {
                 let increment = h - t_compensation;
                 let sum = t + increment;
                 t_compensation = (sum - t) - increment;
-                t = if params.t_end - sum <= 1e-12 * params.t_end.abs().max(1.0) {
-                    params.t_end
-                } else {
-                    sum
-                };
+                t = if params.t_end - sum <= 1e-12 * params.t_end.abs().max(1.0) { params.t_end } else { sum };
                 let stats = integrator.stats();
-                observer.observe(&StepRecord {
-                    step: stats.accepted,
-                    t,
-                    h,
-                    y: &y,
-                    stats,
-                });
+                observer.observe(&StepRecord { step: stats.accepted, t, h, y: &y, stats });
             }
             Err(reason) => break reason,
         }
     };
-    Ok(Solution {
-        t,
-        y,
-        stats: integrator.stats(),
-        termination,
-    })
+    Ok(Solution { t, y, stats: integrator.stats(), termination })
 }

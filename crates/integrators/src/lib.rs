@@ -56,8 +56,7 @@ pub mod test_problems;
 
 pub use controller::{ConstantStep, Control, Decision, PiController, PiParams, StepSizeController};
 pub use driver::{
-    integrate, IntegrateError, IntegrateParams, Integrator, Observer, Solution, Stats, StepRecord,
-    Termination,
+    integrate, IntegrateError, IntegrateParams, Integrator, Observer, Solution, Stats, StepRecord, Termination,
 };
 pub use field::{EvalCounter, VectorField};
 pub use runge_kutta::{RungeKutta, StepAttempt};

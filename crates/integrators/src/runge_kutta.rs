@@ -35,9 +35,7 @@ impl<S: State> RungeKutta<S> {
     pub fn new(tableau: ButcherTableau, template: &S) -> Self {
         Self {
             tableau,
-            stages: (0..tableau.stages())
-                .map(|_| template.zeros_like())
-                .collect(),
+            stages: (0..tableau.stages()).map(|_| template.zeros_like()).collect(),
             stage_input: template.zeros_like(),
             first_stage_known: false,
         }
@@ -127,10 +125,7 @@ impl<S: State> RungeKutta<S> {
             // The first stage stays valid (if it was finite), so a retry from
             // the same y with a smaller step does not recompute it.
             self.first_stage_known = self.stages[0].is_finite();
-            return StepAttempt {
-                evals,
-                finite: false,
-            };
+            return StepAttempt { evals, finite: false };
         }
         y_new.copy_from(y);
         for (k, &b) in self.stages.iter().zip(tab.b) {
@@ -147,10 +142,7 @@ impl<S: State> RungeKutta<S> {
                 }
             }
         }
-        StepAttempt {
-            evals,
-            finite: y_new.is_finite(),
-        }
+        StepAttempt { evals, finite: y_new.is_finite() }
     }
 }
 
@@ -168,13 +160,7 @@ mod tests {
         let mut y1 = vec![0.0];
         let mut rk = RungeKutta::new(EULER, &y);
         let a = rk.attempt(&mut f, 0.0, 0.1, &y, &mut y1, None);
-        assert_eq!(
-            a,
-            StepAttempt {
-                evals: 1,
-                finite: true
-            }
-        );
+        assert_eq!(a, StepAttempt { evals: 1, finite: true });
         assert!((y1[0] - 0.8).abs() < 1e-15);
     }
 
@@ -207,11 +193,7 @@ mod tests {
         // Fifth order: two steps of 0.1 leave ~5e-10; the embedded fourth-order
         // estimate is larger than the fifth-order error but still small.
         assert!((y1[0] - (-0.2f64).exp()).abs() < 1e-9);
-        assert!(
-            err[0].abs() > 1e-10 && err[0].abs() < 1e-5,
-            "estimate {:e}",
-            err[0]
-        );
+        assert!(err[0].abs() > 1e-10 && err[0].abs() < 1e-5, "estimate {:e}", err[0]);
     }
 
     #[test]

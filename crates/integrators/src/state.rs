@@ -63,13 +63,7 @@ impl State for Vec<f64> {
 
 /// [`State::weighted_square_sum`] over plain slices, for implementors whose
 /// storage is (a sequence of) contiguous columns.
-pub fn weighted_square_sum_slices(
-    err: &[f64],
-    y0: &[f64],
-    y1: &[f64],
-    atol: f64,
-    rtol: f64,
-) -> f64 {
+pub fn weighted_square_sum_slices(err: &[f64], y0: &[f64], y1: &[f64], atol: f64, rtol: f64) -> f64 {
     err.iter()
         .zip(y0.iter().zip(y1))
         .map(|(e, (a, b))| {

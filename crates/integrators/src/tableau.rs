@@ -35,15 +35,8 @@ impl ButcherTableau {
 }
 
 /// Explicit Euler, order 1.
-pub const EULER: ButcherTableau = ButcherTableau {
-    name: "euler",
-    c: &[0.0],
-    a: &[&[]],
-    b: &[1.0],
-    b_embedded: None,
-    order: 1,
-    fsal: false,
-};
+pub const EULER: ButcherTableau =
+    ButcherTableau { name: "euler", c: &[0.0], a: &[&[]], b: &[1.0], b_embedded: None, order: 1, fsal: false };
 
 /// The classic fourth-order Runge–Kutta method.
 pub const RK4: ButcherTableau = ButcherTableau {
@@ -67,37 +60,11 @@ pub const DORMAND_PRINCE: ButcherTableau = ButcherTableau {
         &[1.0 / 5.0],
         &[3.0 / 40.0, 9.0 / 40.0],
         &[44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0],
-        &[
-            19372.0 / 6561.0,
-            -25360.0 / 2187.0,
-            64448.0 / 6561.0,
-            -212.0 / 729.0,
-        ],
-        &[
-            9017.0 / 3168.0,
-            -355.0 / 33.0,
-            46732.0 / 5247.0,
-            49.0 / 176.0,
-            -5103.0 / 18656.0,
-        ],
-        &[
-            35.0 / 384.0,
-            0.0,
-            500.0 / 1113.0,
-            125.0 / 192.0,
-            -2187.0 / 6784.0,
-            11.0 / 84.0,
-        ],
+        &[19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0],
+        &[9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0, 49.0 / 176.0, -5103.0 / 18656.0],
+        &[35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0],
     ],
-    b: &[
-        35.0 / 384.0,
-        0.0,
-        500.0 / 1113.0,
-        125.0 / 192.0,
-        -2187.0 / 6784.0,
-        11.0 / 84.0,
-        0.0,
-    ],
+    b: &[35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0, 0.0],
     b_embedded: Some(&[
         5179.0 / 57600.0,
         0.0,
@@ -130,11 +97,7 @@ mod tests {
             assert_eq!(t.a.len(), s, "{}", t.name);
             for (i, row) in t.a.iter().enumerate() {
                 assert_eq!(row.len(), i, "{}: row {i} must be strictly lower", t.name);
-                assert!(
-                    close(row.iter().sum(), t.c[i]),
-                    "{}: row {i} sum != c",
-                    t.name
-                );
+                assert!(close(row.iter().sum(), t.c[i]), "{}: row {i} sum != c", t.name);
             }
             assert!(close(t.b.iter().sum(), 1.0), "{}: Σb != 1", t.name);
             if let Some(bh) = t.b_embedded {
@@ -163,10 +126,7 @@ mod tests {
         let conditions: [&[(f64, f64)]; 5] = [
             &[(sum(&|i| b[i]), 1.0)],
             &[(sum(&|i| b[i] * c[i]), 0.5)],
-            &[
-                (sum(&|i| b[i] * c[i] * c[i]), 1.0 / 3.0),
-                (sum(&|i| b[i] * ac[i]), 1.0 / 6.0),
-            ],
+            &[(sum(&|i| b[i] * c[i] * c[i]), 1.0 / 3.0), (sum(&|i| b[i] * ac[i]), 1.0 / 6.0)],
             &[
                 (sum(&|i| b[i] * c[i].powi(3)), 0.25),
                 (sum(&|i| b[i] * c[i] * ac[i]), 1.0 / 8.0),

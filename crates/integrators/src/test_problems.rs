@@ -18,21 +18,13 @@ pub enum TestProblem {
 
 /// The matrix of [`TestProblem::Linear`]: two damped rotations coupled so
 /// that `M` is not normal (rows listed).
-pub const LINEAR_MATRIX: [[f64; 4]; 4] = [
-    [-0.5, 1.0, 0.0, 0.2],
-    [-1.0, -0.5, 0.3, 0.0],
-    [0.0, 0.0, -0.2, 2.0],
-    [0.1, 0.0, -2.0, -0.2],
-];
+pub const LINEAR_MATRIX: [[f64; 4]; 4] =
+    [[-0.5, 1.0, 0.0, 0.2], [-1.0, -0.5, 0.3, 0.0], [0.0, 0.0, -0.2, 2.0], [0.1, 0.0, -2.0, -0.2]];
 
 impl TestProblem {
     /// Every problem, in a fixed order.
-    pub const ALL: [TestProblem; 4] = [
-        TestProblem::Linear,
-        TestProblem::Oscillator,
-        TestProblem::LotkaVolterra,
-        TestProblem::VanDerPol,
-    ];
+    pub const ALL: [TestProblem; 4] =
+        [TestProblem::Linear, TestProblem::Oscillator, TestProblem::LotkaVolterra, TestProblem::VanDerPol];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -101,11 +93,7 @@ impl TestProblem {
             TestProblem::Linear => {
                 let e = expm(LINEAR_MATRIX, t);
                 let y0 = self.y0();
-                Some(
-                    e.iter()
-                        .map(|row| row.iter().zip(&y0).map(|(a, b)| a * b).sum())
-                        .collect(),
-                )
+                Some(e.iter().map(|row| row.iter().zip(&y0).map(|(a, b)| a * b).sum()).collect())
             }
             TestProblem::Oscillator => Some(vec![t.cos(), -t.sin()]),
             TestProblem::LotkaVolterra | TestProblem::VanDerPol => None,
@@ -129,14 +117,8 @@ fn mat_mul(a: &Mat4, b: &Mat4) -> Mat4 {
 /// after scaling `‖tM‖₁ / 2^s ≤ 1/2`, the truncation error is below
 /// `0.5^21 / 21! ≈ 1e-26`, far under rounding.
 pub fn expm(m: Mat4, t: f64) -> Mat4 {
-    let norm = (0..4)
-        .map(|j| (0..4).map(|i| (t * m[i][j]).abs()).sum::<f64>())
-        .fold(0.0, f64::max);
-    let s = if norm > 0.5 {
-        (norm / 0.5).log2().ceil() as i32
-    } else {
-        0
-    };
+    let norm = (0..4).map(|j| (0..4).map(|i| (t * m[i][j]).abs()).sum::<f64>()).fold(0.0, f64::max);
+    let s = if norm > 0.5 { (norm / 0.5).log2().ceil() as i32 } else { 0 };
     let scale = t / 2f64.powi(s);
     let a: Mat4 = m.map(|row| row.map(|x| x * scale));
     let mut result = [[0.0; 4]; 4];

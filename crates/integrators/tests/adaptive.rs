@@ -3,51 +3,24 @@
 
 use odelora_integrators::test_problems::TestProblem;
 use odelora_integrators::{
-    integrate, ConstantStep, IntegrateError, IntegrateParams, PiController, PiParams, Solution,
-    Termination, DORMAND_PRINCE, RK4,
+    integrate, ConstantStep, IntegrateError, IntegrateParams, PiController, PiParams, Solution, Termination,
+    DORMAND_PRINCE, RK4,
 };
 
-fn run_adaptive(
-    problem: TestProblem,
-    rtol: f64,
-    atol: f64,
-    params: IntegrateParams,
-) -> Solution<Vec<f64>> {
+fn run_adaptive(problem: TestProblem, rtol: f64, atol: f64, params: IntegrateParams) -> Solution<Vec<f64>> {
     let mut f = |t: f64, y: &Vec<f64>, dy: &mut Vec<f64>| problem.eval(t, y, dy);
     let pi = PiController::new(PiParams::new(rtol, atol).unwrap());
-    integrate(
-        &mut f,
-        DORMAND_PRINCE,
-        pi,
-        0.0,
-        &problem.y0(),
-        &params,
-        &mut (),
-    )
-    .unwrap()
+    integrate(&mut f, DORMAND_PRINCE, pi, 0.0, &problem.y0(), &params, &mut ()).unwrap()
 }
 
 fn rk4_reference(problem: TestProblem, t_end: f64, h: f64) -> Vec<f64> {
     let mut f = |t: f64, y: &Vec<f64>, dy: &mut Vec<f64>| problem.eval(t, y, dy);
     let step = ConstantStep::new(h).unwrap();
-    integrate(
-        &mut f,
-        RK4,
-        step,
-        0.0,
-        &problem.y0(),
-        &IntegrateParams::until(t_end),
-        &mut (),
-    )
-    .unwrap()
-    .y
+    integrate(&mut f, RK4, step, 0.0, &problem.y0(), &IntegrateParams::until(t_end), &mut ()).unwrap().y
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
 }
 
 /// Van der Pol and Lotka–Volterra at rtol 1e-6, atol 1e-9 agree with a
@@ -60,12 +33,7 @@ fn dopri5_matches_a_fine_rk4_reference() {
         assert_eq!(sol.termination, Termination::Reached, "{}", problem.name());
         let reference = rk4_reference(problem, t_end, 1e-3);
         let diff = max_abs_diff(&sol.y, &reference);
-        assert!(
-            diff < 1e-4,
-            "{}: |y − y_ref| = {diff:e}, stats {:?}",
-            problem.name(),
-            sol.stats
-        );
+        assert!(diff < 1e-4, "{}: |y − y_ref| = {diff:e}, stats {:?}", problem.name(), sol.stats);
         // FSAL: 6 evaluations per attempt after the first, plus the 2 of the initial-step rule.
         assert_eq!(sol.stats.evals, 2 + 6 * sol.stats.steps, "{:?}", sol.stats);
         assert_eq!(sol.stats.steps, sol.stats.accepted + sol.stats.rejected);
@@ -84,11 +52,7 @@ fn error_and_work_follow_the_tolerance() {
         let err = max_abs_diff(&sol.y, &exact);
         assert!(err < 100.0 * rtol, "rtol {rtol:e}: error {err:e}");
         if let Some((prev_err, prev_evals)) = last {
-            assert!(
-                err < prev_err && sol.stats.evals > prev_evals,
-                "rtol {rtol:e}: {err:e} / {}",
-                sol.stats.evals
-            );
+            assert!(err < prev_err && sol.stats.evals > prev_evals, "rtol {rtol:e}: {err:e} / {}", sol.stats.evals);
         }
         last = Some((err, sol.stats.evals));
     }
@@ -97,26 +61,13 @@ fn error_and_work_follow_the_tolerance() {
 #[test]
 fn budget_and_max_steps_stop_the_run() {
     let problem = TestProblem::VanDerPol;
-    let budget = IntegrateParams {
-        eval_budget: Some(100),
-        ..IntegrateParams::until(20.0)
-    };
+    let budget = IntegrateParams { eval_budget: Some(100), ..IntegrateParams::until(20.0) };
     let sol = run_adaptive(problem, 1e-6, 1e-9, budget);
     assert_eq!(sol.termination, Termination::Budget);
-    assert!(
-        sol.stats.evals <= 100 && sol.stats.evals > 100 - 6,
-        "{:?}",
-        sol.stats
-    );
-    let capped = IntegrateParams {
-        max_steps: 7,
-        ..IntegrateParams::until(20.0)
-    };
+    assert!(sol.stats.evals <= 100 && sol.stats.evals > 100 - 6, "{:?}", sol.stats);
+    let capped = IntegrateParams { max_steps: 7, ..IntegrateParams::until(20.0) };
     let sol = run_adaptive(problem, 1e-6, 1e-9, capped);
-    assert_eq!(
-        (sol.termination, sol.stats.accepted),
-        (Termination::MaxSteps, 7)
-    );
+    assert_eq!((sol.termination, sol.stats.accepted), (Termination::MaxSteps, 7));
 }
 
 /// y' = y² from y(0) = 1 blows up at t = 1: the controller shrinks the step
@@ -125,16 +76,7 @@ fn budget_and_max_steps_stop_the_run() {
 fn blow_up_ends_with_step_too_small() {
     let mut f = |_t: f64, y: &Vec<f64>, dy: &mut Vec<f64>| dy[0] = y[0] * y[0];
     let pi = PiController::new(PiParams::new(1e-8, 1e-8).unwrap());
-    let sol = integrate(
-        &mut f,
-        DORMAND_PRINCE,
-        pi,
-        0.0,
-        &vec![1.0],
-        &IntegrateParams::until(2.0),
-        &mut (),
-    )
-    .unwrap();
+    let sol = integrate(&mut f, DORMAND_PRINCE, pi, 0.0, &vec![1.0], &IntegrateParams::until(2.0), &mut ()).unwrap();
     assert_eq!(sol.termination, Termination::StepTooSmall);
     // The numerical solution lags the true one slightly, so it may pass t = 1 by rounding.
     assert!((sol.t - 1.0).abs() < 1e-6, "stopped at t = {}", sol.t);
@@ -145,41 +87,18 @@ fn blow_up_ends_with_step_too_small() {
 /// there; the attempt is rejected and retried smaller, not fatal.
 #[test]
 fn non_finite_attempts_are_retried_then_fatal_for_fixed_steps() {
-    let field = |_t: f64, y: &Vec<f64>, dy: &mut Vec<f64>| {
-        dy[0] = if y[0] < 0.0 { f64::NAN } else { -y[0] }
-    };
+    let field = |_t: f64, y: &Vec<f64>, dy: &mut Vec<f64>| dy[0] = if y[0] < 0.0 { f64::NAN } else { -y[0] };
     let mut f = field;
     let pi = PiController::new(PiParams::new(1e-8, 1e-10).unwrap());
-    let params = IntegrateParams {
-        h0: Some(20.0),
-        ..IntegrateParams::until(3.0)
-    };
-    let sol = integrate(
-        &mut f,
-        DORMAND_PRINCE,
-        pi,
-        0.0,
-        &vec![1.0],
-        &params,
-        &mut (),
-    )
-    .unwrap();
+    let params = IntegrateParams { h0: Some(20.0), ..IntegrateParams::until(3.0) };
+    let sol = integrate(&mut f, DORMAND_PRINCE, pi, 0.0, &vec![1.0], &params, &mut ()).unwrap();
     assert_eq!(sol.termination, Termination::Reached);
     assert!(sol.stats.rejected >= 1);
     assert!((sol.y[0] - (-3f64).exp()).abs() < 1e-7);
     // A constant step cannot shrink: the same blow-up terminates.
     let mut f = field;
     let step = ConstantStep::new(3.0).unwrap();
-    let sol = integrate(
-        &mut f,
-        RK4,
-        step,
-        0.0,
-        &vec![1.0],
-        &IntegrateParams::until(3.0),
-        &mut (),
-    )
-    .unwrap();
+    let sol = integrate(&mut f, RK4, step, 0.0, &vec![1.0], &IntegrateParams::until(3.0), &mut ()).unwrap();
     assert_eq!(sol.termination, Termination::NonFinite);
     assert_eq!(sol.y, vec![1.0], "the last finite state is kept");
 }
@@ -188,16 +107,7 @@ fn non_finite_attempts_are_retried_then_fatal_for_fixed_steps() {
 fn adaptive_control_needs_an_embedded_tableau() {
     let mut f = |_t: f64, y: &Vec<f64>, dy: &mut Vec<f64>| dy[0] = -y[0];
     let pi = PiController::new(PiParams::new(1e-6, 1e-9).unwrap());
-    let err = integrate(
-        &mut f,
-        RK4,
-        pi,
-        0.0,
-        &vec![1.0],
-        &IntegrateParams::until(1.0),
-        &mut (),
-    )
-    .unwrap_err();
+    let err = integrate(&mut f, RK4, pi, 0.0, &vec![1.0], &IntegrateParams::until(1.0), &mut ()).unwrap_err();
     assert_eq!(err, IntegrateError::NoErrorEstimate("rk4"));
 }
 
@@ -206,18 +116,8 @@ fn adaptive_control_needs_an_embedded_tableau() {
 fn constant_steps_land_on_the_end_time() {
     let mut f = |_t: f64, y: &Vec<f64>, dy: &mut Vec<f64>| dy[0] = -y[0];
     let step = ConstantStep::new(1e-4).unwrap();
-    let sol = integrate(
-        &mut f,
-        odelora_integrators::EULER,
-        step,
-        0.0,
-        &vec![1.0],
-        &IntegrateParams::until(20.0),
-        &mut (),
-    )
-    .unwrap();
-    assert_eq!(
-        (sol.termination, sol.stats.accepted, sol.t),
-        (Termination::Reached, 200_000, 20.0)
-    );
+    let sol =
+        integrate(&mut f, odelora_integrators::EULER, step, 0.0, &vec![1.0], &IntegrateParams::until(20.0), &mut ())
+            .unwrap();
+    assert_eq!((sol.termination, sol.stats.accepted, sol.t), (Termination::Reached, 200_000, 20.0));
 }

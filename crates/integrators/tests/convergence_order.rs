@@ -2,8 +2,7 @@
 
 use odelora_integrators::test_problems::TestProblem;
 use odelora_integrators::{
-    integrate, ButcherTableau, ConstantStep, IntegrateParams, Termination, DORMAND_PRINCE, EULER,
-    RK4,
+    integrate, ButcherTableau, ConstantStep, IntegrateParams, Termination, DORMAND_PRINCE, EULER, RK4,
 };
 
 /// Least-squares slope of log(err) against log(h).
@@ -19,30 +18,15 @@ fn fitted_order(hs: &[f64], errs: &[f64]) -> f64 {
 
 /// Global error at `t_end` (2-norm) for each constant step size.
 fn errors(tableau: ButcherTableau, problem: TestProblem, t_end: f64, hs: &[f64]) -> Vec<f64> {
-    let exact = problem
-        .exact(t_end)
-        .expect("a problem with an exact solution");
+    let exact = problem.exact(t_end).expect("a problem with an exact solution");
     hs.iter()
         .map(|&h| {
             let mut f = |t: f64, y: &Vec<f64>, dy: &mut Vec<f64>| problem.eval(t, y, dy);
             let step = ConstantStep::new(h).unwrap();
-            let sol = integrate(
-                &mut f,
-                tableau,
-                step,
-                0.0,
-                &problem.y0(),
-                &IntegrateParams::until(t_end),
-                &mut (),
-            )
-            .unwrap();
+            let sol =
+                integrate(&mut f, tableau, step, 0.0, &problem.y0(), &IntegrateParams::until(t_end), &mut ()).unwrap();
             assert_eq!(sol.termination, Termination::Reached);
-            sol.y
-                .iter()
-                .zip(&exact)
-                .map(|(a, b)| (a - b).powi(2))
-                .sum::<f64>()
-                .sqrt()
+            sol.y.iter().zip(&exact).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt()
         })
         .collect()
 }

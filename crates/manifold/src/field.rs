@@ -42,10 +42,7 @@ pub struct FieldParams {
 
 impl Default for FieldParams {
     fn default() -> Self {
-        Self {
-            damping: Damping::Relative(1e-12),
-            gamma: 0.0,
-        }
+        Self { damping: Damping::Relative(1e-12), gamma: 0.0 }
     }
 }
 
@@ -56,24 +53,17 @@ impl FieldParams {
             Damping::Relative(d) | Damping::Absolute(d) => d,
         };
         if !(d.is_finite() && d >= 0.0) {
-            return Err(ManifoldError::InvalidParameter(format!(
-                "damping must be finite and ≥ 0, got {d}"
-            )));
+            return Err(ManifoldError::InvalidParameter(format!("damping must be finite and ≥ 0, got {d}")));
         }
         if !(gamma.is_finite() && gamma >= 0.0) {
-            return Err(ManifoldError::InvalidParameter(format!(
-                "γ must be finite and ≥ 0, got {gamma}"
-            )));
+            return Err(ManifoldError::InvalidParameter(format!("γ must be finite and ≥ 0, got {gamma}")));
         }
         Ok(Self { damping, gamma })
     }
 
     /// The exact field: no damping, no stabilisation (used by the property tests).
     pub fn exact() -> Self {
-        Self {
-            damping: Damping::Absolute(0.0),
-            gamma: 0.0,
-        }
+        Self { damping: Damping::Absolute(0.0), gamma: 0.0 }
     }
 }
 
@@ -148,52 +138,21 @@ pub fn odelora_field(
     debug_assert_eq!(g.shape(), (pair.out_dim(), pair.in_dim()));
     matmul(ws.g_at.as_mut(), Accum::Replace, g, a.transpose(), 1.0, par);
     matmul(ws.bt_g.as_mut(), Accum::Replace, b.transpose(), g, 1.0, par);
-    matmul(
-        ws.bt_g_at.as_mut(),
-        Accum::Replace,
-        b.transpose(),
-        ws.g_at.as_ref(),
-        1.0,
-        Par::Seq,
-    );
-    matmul(
-        ws.gram_b.as_mut(),
-        Accum::Replace,
-        b.transpose(),
-        b,
-        1.0,
-        Par::Seq,
-    );
-    matmul(
-        ws.gram_a.as_mut(),
-        Accum::Replace,
-        a,
-        a.transpose(),
-        1.0,
-        Par::Seq,
-    );
+    matmul(ws.bt_g_at.as_mut(), Accum::Replace, b.transpose(), ws.g_at.as_ref(), 1.0, Par::Seq);
+    matmul(ws.gram_b.as_mut(), Accum::Replace, b.transpose(), b, 1.0, Par::Seq);
+    matmul(ws.gram_a.as_mut(), Accum::Replace, a, a.transpose(), 1.0, Par::Seq);
 
     let delta_b = params.damping.delta(&ws.gram_b);
     let delta_a = params.damping.delta(&ws.gram_a);
-    ws.eig
-        .damped_inverse(ws.gram_b.as_ref(), delta_b, &mut ws.inv_b);
-    ws.eig
-        .damped_inverse(ws.gram_a.as_ref(), delta_a, &mut ws.inv_a);
+    ws.eig.damped_inverse(ws.gram_b.as_ref(), delta_b, &mut ws.inv_b);
+    ws.eig.damped_inverse(ws.gram_a.as_ref(), delta_a, &mut ws.inv_a);
 
     // S = M_B⁻¹ BᵀGAᵀ;  rhs = −(S + Sᵀ) − γ (M_B − M_A).
-    matmul(
-        ws.s.as_mut(),
-        Accum::Replace,
-        ws.inv_b.as_ref(),
-        ws.bt_g_at.as_ref(),
-        1.0,
-        Par::Seq,
-    );
+    matmul(ws.s.as_mut(), Accum::Replace, ws.inv_b.as_ref(), ws.bt_g_at.as_ref(), 1.0, Par::Seq);
     let r = pair.rank();
     for j in 0..r {
         for i in 0..r {
-            ws.rhs[(i, j)] = -(ws.s[(i, j)] + ws.s[(j, i)])
-                - params.gamma * (ws.gram_b[(i, j)] - ws.gram_a[(i, j)]);
+            ws.rhs[(i, j)] = -(ws.s[(i, j)] + ws.s[(j, i)]) - params.gamma * (ws.gram_b[(i, j)] - ws.gram_a[(i, j)]);
         }
     }
     // The Lyapunov operator's matrix M_A + M_B (reusing `inner` as storage).
@@ -202,45 +161,16 @@ pub fn odelora_field(
             ws.inner[(i, j)] = ws.gram_a[(i, j)] + ws.gram_b[(i, j)];
         }
     }
-    ws.eig
-        .lyapunov(ws.inner.as_ref(), ws.rhs.as_ref(), &mut ws.k);
+    ws.eig.lyapunov(ws.inner.as_ref(), ws.rhs.as_ref(), &mut ws.k);
 
     // inner = S M_A⁻¹ + K.
     ws.inner.copy_from(&ws.k);
-    matmul(
-        ws.inner.as_mut(),
-        Accum::Add,
-        ws.s.as_ref(),
-        ws.inv_a.as_ref(),
-        1.0,
-        Par::Seq,
-    );
+    matmul(ws.inner.as_mut(), Accum::Add, ws.s.as_ref(), ws.inv_a.as_ref(), 1.0, Par::Seq);
 
     // F_B = −(GAᵀ) M_A⁻¹ + B·inner;  F_A = −M_B⁻¹ (BᵀG) − K A.
-    matmul(
-        out.b.as_mut(),
-        Accum::Replace,
-        ws.g_at.as_ref(),
-        ws.inv_a.as_ref(),
-        -1.0,
-        Par::Seq,
-    );
-    matmul(
-        out.b.as_mut(),
-        Accum::Add,
-        b,
-        ws.inner.as_ref(),
-        1.0,
-        Par::Seq,
-    );
-    matmul(
-        out.a.as_mut(),
-        Accum::Replace,
-        ws.inv_b.as_ref(),
-        ws.bt_g.as_ref(),
-        -1.0,
-        Par::Seq,
-    );
+    matmul(out.b.as_mut(), Accum::Replace, ws.g_at.as_ref(), ws.inv_a.as_ref(), -1.0, Par::Seq);
+    matmul(out.b.as_mut(), Accum::Add, b, ws.inner.as_ref(), 1.0, Par::Seq);
+    matmul(out.a.as_mut(), Accum::Replace, ws.inv_b.as_ref(), ws.bt_g.as_ref(), -1.0, Par::Seq);
     matmul(out.a.as_mut(), Accum::Add, ws.k.as_ref(), a, -1.0, Par::Seq);
 }
 

@@ -67,10 +67,7 @@ pub fn lora_init(m: usize, n: usize, r: usize, rng: &mut ChaCha8Rng) -> LoraPair
             a[(i, j)] = rng.random_range(-bound..bound);
         }
     }
-    LoraPair {
-        b: Mat::zeros(m, r),
-        a,
-    }
+    LoraPair { b: Mat::zeros(m, r), a }
 }
 
 /// Small balanced initialization: `X0 = scale · G1 G2ᵀ / ‖G1 G2ᵀ‖₂`, split by
@@ -83,9 +80,7 @@ pub fn small_balanced_init(
     rng: &mut ChaCha8Rng,
 ) -> Result<LoraPair, ManifoldError> {
     if !(scale.is_finite() && scale > 0.0) {
-        return Err(ManifoldError::InvalidParameter(format!(
-            "init scale must be positive and finite, got {scale}"
-        )));
+        return Err(ManifoldError::InvalidParameter(format!("init scale must be positive and finite, got {scale}")));
     }
     let g1 = gaussian_mat(rng, m, r, 1.0);
     let g2 = gaussian_mat(rng, n, r, 1.0);
@@ -98,11 +93,7 @@ pub fn small_balanced_init(
 /// `B = UΣ^{1/2}`, `A = Σ^{1/2}Vᵀ`; with `norm = Some(c)` rescaled so that
 /// `‖B A‖₂ = c`. Errors if the top-r part is rank-deficient (e.g. a zero
 /// gradient), since ODELoRA cannot start there.
-pub fn spectral_init(
-    neg_gradient: MatRef<'_, f64>,
-    r: usize,
-    norm: Option<f64>,
-) -> Result<LoraPair, ManifoldError> {
+pub fn spectral_init(neg_gradient: MatRef<'_, f64>, r: usize, norm: Option<f64>) -> Result<LoraPair, ManifoldError> {
     let mut pair = balanced_split(neg_gradient, r)?;
     let sigma_min = pair.gram_b()[(r - 1, r - 1)];
     if sigma_min.is_nan() || sigma_min <= 0.0 {
@@ -110,9 +101,7 @@ pub fn spectral_init(
     }
     if let Some(c) = norm {
         if !(c.is_finite() && c > 0.0) {
-            return Err(ManifoldError::InvalidParameter(format!(
-                "spectral init norm must be positive, got {c}"
-            )));
+            return Err(ManifoldError::InvalidParameter(format!("spectral init norm must be positive, got {c}")));
         }
         // BᵀB = Σ_r, so ‖BA‖₂ = Σ_11 and each factor scales by √(c / Σ_11).
         let factor = (c / pair.gram_b()[(0, 0)]).sqrt();
@@ -136,9 +125,7 @@ pub fn preserve_base(w0: &mut Mat<f64>, pair: &LoraPair, scale: f64) {
 }
 
 fn spectral_norm(x: MatRef<'_, f64>) -> Result<f64, ManifoldError> {
-    let s = x
-        .singular_values()
-        .map_err(|e| ManifoldError::Decomposition(format!("SVD: {e:?}")))?;
+    let s = x.singular_values().map_err(|e| ManifoldError::Decomposition(format!("SVD: {e:?}")))?;
     Ok(s.first().copied().unwrap_or(0.0))
 }
 
@@ -151,11 +138,7 @@ mod tests {
     fn lora_init_has_zero_b_and_bounded_a() {
         let p = lora_init(4, 9, 2, &mut seeded_rng(0, 0));
         assert_eq!(p.b, Mat::zeros(4, 2));
-        assert!(p
-            .a
-            .col_iter()
-            .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
-            .all(|v| v.abs() < 1.0 / 3.0));
+        assert!(p.a.col_iter().flat_map(|c| c.iter().copied().collect::<Vec<_>>()).all(|v| v.abs() < 1.0 / 3.0));
         assert!(p.a.norm_l2() > 0.0);
     }
 
@@ -172,10 +155,7 @@ mod tests {
         let g = gaussian_mat(&mut seeded_rng(2, 0), 6, 4, 1.0);
         let p = spectral_init(g.as_ref(), 2, Some(1e-2)).unwrap();
         assert!((spectral_norm(p.product().as_ref()).unwrap() - 1e-2).abs() < 1e-14);
-        assert!(matches!(
-            spectral_init(Mat::zeros(6, 4).as_ref(), 2, None),
-            Err(ManifoldError::RankDeficient)
-        ));
+        assert!(matches!(spectral_init(Mat::zeros(6, 4).as_ref(), 2, None), Err(ManifoldError::RankDeficient)));
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub use field::{odelora_field, tangent_project, Damping, FieldParams, FieldWorks
 pub use init::{lora_init, preserve_base, small_balanced_init, spectral_init, Init};
 pub use method::{check_step_size, negative_base_gradient, Method, MethodError, StepInfo};
 pub use pair::{LoraLayers, LoraPair};
-pub use trainer::{Odelora, OdeloraParams};
+pub use trainer::{Odelora, OdeloraParams, StepControl};
 
 /// Why a manifold operation could not be done.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -14,13 +14,22 @@ pub struct StepInfo {
     pub h: f64,
 }
 
-/// Why a step could not be taken.
+/// Why no step was taken.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MethodError {
     /// The iterate or the update became non-finite: the run diverged.
     #[error("the iterate became non-finite")]
     NonFinite,
+    /// The next step would exceed the gradient-evaluation budget.
+    #[error("the gradient-evaluation budget is used up")]
+    BudgetExhausted,
+    /// An integrator with an end time has reached it.
+    #[error("the end time of the integration was reached")]
+    EndTimeReached,
+    /// An adaptive integrator's step size fell below its minimum.
+    #[error("the adaptive step size fell below its minimum")]
+    StepTooSmall,
     /// A manifold operation failed (e.g. rebalancing).
     #[error(transparent)]
     Manifold(#[from] ManifoldError),
@@ -31,8 +40,10 @@ pub enum MethodError {
 pub trait Method: Send {
     /// The method's name as the command line spells it (e.g. `odelora-rk4`).
     fn name(&self) -> &str;
-    /// Take one step (one accepted step for adaptive integrators).
-    fn step(&mut self, objective: &mut dyn Objective) -> Result<StepInfo, MethodError>;
+    /// Take one step (one accepted step for adaptive integrators) using at
+    /// most `max_evals` gradient evaluations (`None`: no limit). When no
+    /// step is taken the method's state is unchanged.
+    fn step(&mut self, objective: &mut dyn Objective, max_evals: Option<u64>) -> Result<StepInfo, MethodError>;
     /// The adapted weights `W = W0 + s·B·A` of each layer after the last step.
     fn weights(&self) -> &[Mat<f64>];
     /// Gradient evaluations used so far, including any the initialization
@@ -42,8 +53,7 @@ pub trait Method: Send {
     fn factors(&self) -> Option<&[LoraPair]>;
     /// Largest balance gap over layers (SPEC §2), `None` without factors.
     fn balance_gap(&self) -> Option<f64> {
-        self.factors()
-            .map(|layers| layers.iter().map(LoraPair::balance_gap).fold(0.0, f64::max))
+        self.factors().map(|layers| layers.iter().map(LoraPair::balance_gap).fold(0.0, f64::max))
     }
 }
 
@@ -52,9 +62,7 @@ pub fn check_step_size(h: f64) -> Result<f64, ManifoldError> {
     if h.is_finite() && h > 0.0 {
         Ok(h)
     } else {
-        Err(ManifoldError::InvalidParameter(format!(
-            "step size must be positive and finite, got {h}"
-        )))
+        Err(ManifoldError::InvalidParameter(format!("step size must be positive and finite, got {h}")))
     }
 }
 
@@ -62,10 +70,7 @@ pub fn check_step_size(h: f64) -> Result<f64, ManifoldError> {
 /// One gradient evaluation.
 pub fn negative_base_gradient(objective: &mut dyn Objective) -> Vec<Mat<f64>> {
     let base = objective.base_weights().to_vec();
-    let mut grads: Vec<Mat<f64>> = base
-        .iter()
-        .map(|w| Mat::zeros(w.nrows(), w.ncols()))
-        .collect();
+    let mut grads: Vec<Mat<f64>> = base.iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect();
     objective.loss_and_gradient(&base, &mut grads);
     for g in &mut grads {
         *g *= faer::Scale(-1.0);

@@ -33,10 +33,7 @@ impl LoraPair {
 
     /// The zero pair of the given shape.
     pub fn zeros(m: usize, n: usize, r: usize) -> Self {
-        Self {
-            b: Mat::zeros(m, r),
-            a: Mat::zeros(r, n),
-        }
+        Self { b: Mat::zeros(m, r), a: Mat::zeros(r, n) }
     }
 
     /// Output dimension `m`.
@@ -60,14 +57,7 @@ impl LoraPair {
     /// `out ← base + scale · B·A`, without allocating.
     pub fn write_adapted(&self, out: &mut Mat<f64>, base: MatRef<'_, f64>, scale: f64, par: Par) {
         out.copy_from(base);
-        matmul(
-            out.as_mut(),
-            Accum::Add,
-            self.b.as_ref(),
-            self.a.as_ref(),
-            scale,
-            par,
-        );
+        matmul(out.as_mut(), Accum::Add, self.b.as_ref(), self.a.as_ref(), scale, par);
     }
 
     /// Gram matrix `M_B = BᵀB` (r × r).
@@ -101,23 +91,9 @@ fn mat_axpy(y: &mut Mat<f64>, alpha: f64, x: &Mat<f64>) {
     zip!(y.as_mut(), x.as_ref()).for_each(|unzip!(y, x)| *y += alpha * *x);
 }
 
-fn mat_weighted_square_sum(
-    e: &Mat<f64>,
-    y0: &Mat<f64>,
-    y1: &Mat<f64>,
-    atol: f64,
-    rtol: f64,
-) -> f64 {
+fn mat_weighted_square_sum(e: &Mat<f64>, y0: &Mat<f64>, y1: &Mat<f64>, atol: f64, rtol: f64) -> f64 {
     (0..e.ncols())
-        .map(|j| {
-            weighted_square_sum_slices(
-                e.col_as_slice(j),
-                y0.col_as_slice(j),
-                y1.col_as_slice(j),
-                atol,
-                rtol,
-            )
-        })
+        .map(|j| weighted_square_sum_slices(e.col_as_slice(j), y0.col_as_slice(j), y1.col_as_slice(j), atol, rtol))
         .sum()
 }
 
@@ -168,16 +144,10 @@ impl State for LoraLayers {
         Self(self.0.iter().map(State::zeros_like).collect())
     }
     fn copy_from(&mut self, other: &Self) {
-        self.0
-            .iter_mut()
-            .zip(&other.0)
-            .for_each(|(s, o)| s.copy_from(o));
+        self.0.iter_mut().zip(&other.0).for_each(|(s, o)| s.copy_from(o));
     }
     fn axpy(&mut self, alpha: f64, x: &Self) {
-        self.0
-            .iter_mut()
-            .zip(&x.0)
-            .for_each(|(s, o)| s.axpy(alpha, o));
+        self.0.iter_mut().zip(&x.0).for_each(|(s, o)| s.axpy(alpha, o));
     }
     fn scale(&mut self, alpha: f64) {
         self.0.iter_mut().for_each(|s| s.scale(alpha));
@@ -189,11 +159,7 @@ impl State for LoraLayers {
         self.0.iter().all(State::is_finite)
     }
     fn weighted_square_sum(&self, y0: &Self, y1: &Self, atol: f64, rtol: f64) -> f64 {
-        self.0
-            .iter()
-            .zip(y0.0.iter().zip(&y1.0))
-            .map(|(e, (a, b))| e.weighted_square_sum(a, b, atol, rtol))
-            .sum()
+        self.0.iter().zip(y0.0.iter().zip(&y1.0)).map(|(e, (a, b))| e.weighted_square_sum(a, b, atol, rtol)).sum()
     }
 }
 

@@ -18,20 +18,13 @@ pub(crate) struct SymmetricEigen {
 
 impl std::fmt::Debug for SymmetricEigen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SymmetricEigen")
-            .field("dim", &self.vectors.nrows())
-            .finish_non_exhaustive()
+        f.debug_struct("SymmetricEigen").field("dim", &self.vectors.nrows()).finish_non_exhaustive()
     }
 }
 
 impl SymmetricEigen {
     pub(crate) fn new(r: usize) -> Self {
-        let req = evd::self_adjoint_evd_scratch::<f64>(
-            r,
-            ComputeEigenvectors::Yes,
-            Par::Seq,
-            Default::default(),
-        );
+        let req = evd::self_adjoint_evd_scratch::<f64>(r, ComputeEigenvectors::Yes, Par::Seq, Default::default());
         Self {
             vectors: Mat::zeros(r, r),
             values: Diag::zeros(r),
@@ -73,14 +66,7 @@ impl SymmetricEigen {
                 self.scratch[(i, j)] = self.vectors[(i, j)] * inv;
             }
         }
-        matmul(
-            out.as_mut(),
-            Accum::Replace,
-            self.scratch.as_ref(),
-            self.vectors.transpose(),
-            1.0,
-            Par::Seq,
-        );
+        matmul(out.as_mut(), Accum::Replace, self.scratch.as_ref(), self.vectors.transpose(), 1.0, Par::Seq);
     }
 
     /// `out ← K` solving the Lyapunov equation `S K + K S = C` for symmetric
@@ -94,35 +80,14 @@ impl SymmetricEigen {
         let r = s.nrows();
         let q = self.vectors.as_ref();
         matmul(self.scratch.as_mut(), Accum::Replace, c, q, 1.0, Par::Seq);
-        matmul(
-            self.rotated.as_mut(),
-            Accum::Replace,
-            q.transpose(),
-            self.scratch.as_ref(),
-            1.0,
-            Par::Seq,
-        );
+        matmul(self.rotated.as_mut(), Accum::Replace, q.transpose(), self.scratch.as_ref(), 1.0, Par::Seq);
         for j in 0..r {
             for i in 0..r {
                 self.rotated[(i, j)] /= self.eigenvalue(i) + self.eigenvalue(j);
             }
         }
-        matmul(
-            self.scratch.as_mut(),
-            Accum::Replace,
-            q,
-            self.rotated.as_ref(),
-            1.0,
-            Par::Seq,
-        );
-        matmul(
-            out.as_mut(),
-            Accum::Replace,
-            self.scratch.as_ref(),
-            q.transpose(),
-            1.0,
-            Par::Seq,
-        );
+        matmul(self.scratch.as_mut(), Accum::Replace, q, self.rotated.as_ref(), 1.0, Par::Seq);
+        matmul(out.as_mut(), Accum::Replace, self.scratch.as_ref(), q.transpose(), 1.0, Par::Seq);
     }
 }
 
@@ -131,9 +96,7 @@ mod tests {
     use super::*;
 
     fn spd(r: usize) -> Mat<f64> {
-        let x = Mat::from_fn(r, r, |i, j| {
-            ((i * 7 + j * 3) % 5) as f64 - 2.0 + if i == j { 4.0 } else { 0.0 }
-        });
+        let x = Mat::from_fn(r, r, |i, j| ((i * 7 + j * 3) % 5) as f64 - 2.0 + if i == j { 4.0 } else { 0.0 });
         x.transpose() * &x
     }
 

@@ -2,23 +2,49 @@
 //! evaluated through an objective's gradient, integrated by any tableau.
 
 use faer::{Mat, Par};
-use odelora_integrators::{ButcherTableau, RungeKutta, State, VectorField};
+use odelora_integrators::{
+    ButcherTableau, ConstantStep, Control, IntegrateError, Integrator, PiController, PiParams, Stats, Termination,
+    VectorField, DORMAND_PRINCE,
+};
 use odelora_problems::random::{seeded_rng, stream};
 use odelora_problems::Objective;
 
 use crate::method::{check_step_size, negative_base_gradient};
 use crate::{
-    odelora_field, preserve_base, rebalance, FieldParams, FieldWorkspace, Init, LoraLayers,
-    LoraPair, ManifoldError, Method, MethodError, StepInfo,
+    odelora_field, preserve_base, rebalance, FieldParams, FieldWorkspace, Init, LoraLayers, LoraPair, ManifoldError,
+    Method, MethodError, StepInfo,
 };
+
+/// How the step size (the learning rate) is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepControl {
+    /// A constant step `h`.
+    Fixed {
+        /// The step size.
+        h: f64,
+    },
+    /// Adaptive steps from the embedded error estimate with Hairer's PI
+    /// controller: the integrator chooses the learning rate itself.
+    Adaptive {
+        /// Relative tolerance of the local error.
+        rtol: f64,
+        /// Absolute tolerance of the local error.
+        atol: f64,
+        /// First step; `None` uses Hairer's initial-step rule.
+        h0: Option<f64>,
+        /// End time of the flow; steps stop there (`f64::INFINITY`: never).
+        t_end: f64,
+    },
+}
 
 /// Parameters of an ODELoRA run.
 #[derive(Debug, Clone, Copy)]
 pub struct OdeloraParams {
-    /// The integrator (e.g. [`odelora_integrators::EULER`], [`odelora_integrators::RK4`]).
+    /// The integrator (e.g. [`odelora_integrators::EULER`], [`odelora_integrators::RK4`],
+    /// [`odelora_integrators::DORMAND_PRINCE`]).
     pub tableau: ButcherTableau,
-    /// Step size `h` (the learning rate).
-    pub h: f64,
+    /// Constant or adaptive steps.
+    pub step: StepControl,
     /// LoRA rank `r` of every layer.
     pub rank: usize,
     /// Damping and stabilisation of the field.
@@ -32,17 +58,47 @@ pub struct OdeloraParams {
 }
 
 impl OdeloraParams {
-    /// Defaults for `tableau` at step `h` and rank `r`: default field,
-    /// spectral init, no rebalancing, base not shifted.
+    /// Constant steps `h` of `tableau` at rank `r`: default field, spectral
+    /// init, no rebalancing, base not shifted.
     pub fn new(tableau: ButcherTableau, h: f64, rank: usize) -> Self {
         Self {
             tableau,
-            h,
+            step: StepControl::Fixed { h },
             rank,
             field: FieldParams::default(),
             init: Init::SPECTRAL,
             rebalance_every: None,
             preserve_base: false,
+        }
+    }
+
+    /// Adaptive Dormand–Prince 5(4) with tolerances `rtol`, `atol` and no end
+    /// time (otherwise as [`new`](Self::new)).
+    pub fn adaptive(rtol: f64, atol: f64, rank: usize) -> Self {
+        Self {
+            step: StepControl::Adaptive { rtol, atol, h0: None, t_end: f64::INFINITY },
+            ..Self::new(DORMAND_PRINCE, 1.0, rank)
+        }
+    }
+
+    /// The controller this step control needs; validates its numbers.
+    fn control(&self) -> Result<(Control, Option<f64>, f64), ManifoldError> {
+        let invalid = |e: IntegrateError| ManifoldError::InvalidParameter(e.to_string());
+        match self.step {
+            StepControl::Fixed { h } => {
+                check_step_size(h)?;
+                Ok((Control::Constant(ConstantStep::new(h).map_err(invalid)?), Some(h), f64::INFINITY))
+            }
+            StepControl::Adaptive { rtol, atol, h0, t_end } => {
+                let pi = PiController::new(PiParams::new(rtol, atol).map_err(invalid)?);
+                if let Some(h) = h0 {
+                    check_step_size(h)?;
+                }
+                if t_end.is_nan() || t_end <= 0.0 {
+                    return Err(ManifoldError::InvalidParameter(format!("end time must be positive, got {t_end}")));
+                }
+                Ok((Control::Pi(pi), h0, t_end))
+            }
         }
     }
 }
@@ -68,21 +124,17 @@ impl VectorField<LoraLayers> for Flow<'_> {
         for ((w, base), pair) in buf.weights.iter_mut().zip(&buf.base).zip(&y.0) {
             pair.write_adapted(w, base.as_ref(), 1.0, Par::Seq);
         }
-        self.objective
-            .loss_and_gradient(&buf.weights, &mut buf.gradients);
-        for (((out, pair), g), ws) in
-            dy.0.iter_mut()
-                .zip(&y.0)
-                .zip(&buf.gradients)
-                .zip(&mut buf.workspaces)
-        {
+        self.objective.loss_and_gradient(&buf.weights, &mut buf.gradients);
+        for (((out, pair), g), ws) in dy.0.iter_mut().zip(&y.0).zip(&buf.gradients).zip(&mut buf.workspaces) {
             odelora_field(out, pair, g.as_ref(), &buf.field, ws, Par::Seq);
         }
     }
 }
 
 /// ODELoRA: LoRA factors moved along the balanced low-rank gradient flow,
-/// integrated with a fixed step by any explicit Runge–Kutta tableau.
+/// integrated by any explicit Runge–Kutta tableau with constant steps, or
+/// adaptively (Dormand–Prince with PI control), one accepted step per
+/// training step.
 ///
 /// The factors are the scale-free `B̃ = √s·B`, `Ã = √s·A` (ODELoRA moves
 /// `X = s·B·A` and does not depend on `s`), so the adapted weight is
@@ -91,12 +143,13 @@ pub struct Odelora {
     name: String,
     params: OdeloraParams,
     state: LoraLayers,
-    proposal: LoraLayers,
-    stepper: RungeKutta<LoraLayers>,
+    integrator: Integrator<LoraLayers, Control>,
+    t: f64,
+    t_end: f64,
     buffers: FlowBuffers,
     weights: Vec<Mat<f64>>,
     steps: u64,
-    evals: u64,
+    init_evals: u64,
 }
 
 impl Odelora {
@@ -107,7 +160,7 @@ impl Odelora {
         objective: &mut dyn Objective,
         seed: u64,
     ) -> Result<Self, ManifoldError> {
-        check_step_size(params.h)?;
+        let (control, h0, t_end) = params.control()?;
         if !params.init.is_full_rank() {
             return Err(ManifoldError::InvalidParameter(
                 "ODELoRA needs full-rank factors: the LoRA init (B = 0) is singular for its field; \
@@ -120,30 +173,20 @@ impl Odelora {
             evals += 1;
             negative_base_gradient(objective)
         } else {
-            objective
-                .base_weights()
-                .iter()
-                .map(|w| Mat::zeros(w.nrows(), w.ncols()))
-                .collect()
+            objective.base_weights().iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect()
         };
         let mut rng = seeded_rng(seed, stream::INIT);
         let mut base = objective.base_weights().to_vec();
         let mut layers = Vec::with_capacity(base.len());
         for (w0, g) in base.iter_mut().zip(&neg_grads) {
-            let pair =
-                params
-                    .init
-                    .factors(w0.nrows(), w0.ncols(), params.rank, g.as_ref(), &mut rng)?;
+            let pair = params.init.factors(w0.nrows(), w0.ncols(), params.rank, g.as_ref(), &mut rng)?;
             if params.preserve_base {
                 preserve_base(w0, &pair, 1.0);
             }
             layers.push(pair);
         }
         let state = LoraLayers(layers);
-        let weights: Vec<Mat<f64>> = base
-            .iter()
-            .map(|w| Mat::zeros(w.nrows(), w.ncols()))
-            .collect();
+        let weights: Vec<Mat<f64>> = base.iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect();
         let buffers = FlowBuffers {
             gradients: weights.clone(),
             weights: weights.clone(),
@@ -151,28 +194,29 @@ impl Odelora {
             base,
             field: params.field,
         };
+        let mut integrator = Integrator::new(params.tableau, control, &state)
+            .map_err(|e| ManifoldError::InvalidParameter(e.to_string()))?;
+        if let Some(h) = h0 {
+            integrator.set_step_size(h).map_err(|e| ManifoldError::InvalidParameter(e.to_string()))?;
+        }
         let mut trainer = Self {
             name: name.into(),
-            stepper: RungeKutta::new(params.tableau, &state),
-            proposal: state.zeros_like(),
+            integrator,
+            t: 0.0,
+            t_end,
             params,
             state,
             buffers,
             weights,
             steps: 0,
-            evals,
+            init_evals: evals,
         };
         trainer.refresh_weights();
         Ok(trainer)
     }
 
     fn refresh_weights(&mut self) {
-        for ((w, base), pair) in self
-            .weights
-            .iter_mut()
-            .zip(&self.buffers.base)
-            .zip(&self.state.0)
-        {
+        for ((w, base), pair) in self.weights.iter_mut().zip(&self.buffers.base).zip(&self.state.0) {
             pair.write_adapted(w, base.as_ref(), 1.0, Par::Seq);
         }
     }
@@ -181,6 +225,17 @@ impl Odelora {
     pub fn layers(&self) -> &LoraLayers {
         &self.state
     }
+
+    /// The integrator's counters (accepted and rejected steps, evaluations
+    /// without the initialization's).
+    pub fn stats(&self) -> Stats {
+        self.integrator.stats()
+    }
+
+    /// The flow time reached (the sum of accepted step sizes).
+    pub fn time(&self) -> f64 {
+        self.t
+    }
 }
 
 impl Method for Odelora {
@@ -188,32 +243,22 @@ impl Method for Odelora {
         &self.name
     }
 
-    fn step(&mut self, objective: &mut dyn Objective) -> Result<StepInfo, MethodError> {
-        let h = self.params.h;
-        let mut flow = Flow {
-            objective,
-            buffers: &mut self.buffers,
+    fn step(&mut self, objective: &mut dyn Objective, max_evals: Option<u64>) -> Result<StepInfo, MethodError> {
+        let mut flow = Flow { objective, buffers: &mut self.buffers };
+        let h = match self.integrator.advance(&mut flow, self.t, &mut self.state, self.t_end, max_evals) {
+            Ok(h) => h,
+            Err(Termination::Budget) => return Err(MethodError::BudgetExhausted),
+            Err(Termination::Reached) => return Err(MethodError::EndTimeReached),
+            Err(Termination::StepTooSmall) => return Err(MethodError::StepTooSmall),
+            Err(_) => return Err(MethodError::NonFinite),
         };
-        let t = self.steps as f64 * h;
-        let attempt = self
-            .stepper
-            .attempt(&mut flow, t, h, &self.state, &mut self.proposal, None);
-        self.evals += attempt.evals;
-        if !attempt.finite {
-            return Err(MethodError::NonFinite);
-        }
-        self.stepper.accept();
-        std::mem::swap(&mut self.state, &mut self.proposal);
+        self.t += h;
         self.steps += 1;
-        if self
-            .params
-            .rebalance_every
-            .is_some_and(|k| k > 0 && self.steps % k == 0)
-        {
+        if self.params.rebalance_every.is_some_and(|k| k > 0 && self.steps % k == 0) {
             for pair in &mut self.state.0 {
                 rebalance(pair)?;
             }
-            self.stepper.reset();
+            self.integrator.reset();
         }
         self.refresh_weights();
         Ok(StepInfo { h })
@@ -224,7 +269,7 @@ impl Method for Odelora {
     }
 
     fn evals(&self) -> u64 {
-        self.evals
+        self.init_evals + self.integrator.stats().evals
     }
 
     fn factors(&self) -> Option<&[LoraPair]> {

@@ -10,9 +10,7 @@
 //! with the dimension like accumulated rounding: `TOL_PER_DIM · (m + n)`.
 
 use faer::{Mat, Par};
-use odelora_manifold::{
-    odelora_field, rebalance, tangent_project, FieldParams, FieldWorkspace, LoraPair,
-};
+use odelora_manifold::{odelora_field, rebalance, tangent_project, FieldParams, FieldWorkspace, LoraPair};
 use odelora_problems::random::{gaussian_mat, haar_orthonormal, seeded_rng};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
@@ -21,11 +19,7 @@ use proptest::test_runner::RngSeed;
 const TOL_PER_DIM: f64 = 1e-12;
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 96,
-        rng_seed: RngSeed::Fixed(0x0DE1_0BA5),
-        ..ProptestConfig::default()
-    }
+    ProptestConfig { cases: 96, rng_seed: RngSeed::Fixed(0x0DE1_0BA5), ..ProptestConfig::default() }
 }
 
 /// A random problem: shapes, well-conditioned factors, a Gaussian gradient.
@@ -44,25 +38,14 @@ impl Case {
     fn field(&self, pair: &LoraPair, gamma: f64) -> LoraPair {
         let mut out = LoraPair::zeros(pair.out_dim(), pair.in_dim(), pair.rank());
         let mut ws = FieldWorkspace::for_pair(pair);
-        let params = FieldParams {
-            gamma,
-            ..FieldParams::exact()
-        };
+        let params = FieldParams { gamma, ..FieldParams::exact() };
         odelora_field(&mut out, pair, self.g.as_ref(), &params, &mut ws, Par::Seq);
         out
     }
 }
 
 /// `orthonormal (m×r) · diag(σ) · rotation`, and `rotation · diag(τ) · orthonormalᵀ`.
-fn build_case(
-    m: usize,
-    n: usize,
-    r: usize,
-    seed: u64,
-    sigma: &[f64],
-    tau: &[f64],
-    gamma: f64,
-) -> Case {
+fn build_case(m: usize, n: usize, r: usize, seed: u64, sigma: &[f64], tau: &[f64], gamma: f64) -> Case {
     let mut rng = seeded_rng(seed, 0);
     let qb = haar_orthonormal(&mut rng, m, r);
     let qa = haar_orthonormal(&mut rng, n, r);
@@ -71,22 +54,14 @@ fn build_case(
     let b = Mat::from_fn(m, r, |i, j| qb[(i, j)] * sigma[j]) * ob.transpose();
     let a = &oa * Mat::from_fn(r, n, |i, j| tau[i] * qa[(j, i)]);
     let g = gaussian_mat(&mut rng, m, n, 1.0);
-    Case {
-        pair: LoraPair::new(b, a).unwrap(),
-        g,
-        gamma,
-    }
+    Case { pair: LoraPair::new(b, a).unwrap(), g, gamma }
 }
 
 fn case_with_rank(full_rank: bool) -> impl Strategy<Value = Case> {
     (1usize..=40, 1usize..=40, any::<u64>(), 0.0f64..2.0)
         .prop_flat_map(move |(m, n, seed, gamma)| {
             let max_r = m.min(n);
-            let r = if full_rank {
-                Just(max_r).boxed()
-            } else {
-                (1..=max_r).boxed()
-            };
+            let r = if full_rank { Just(max_r).boxed() } else { (1..=max_r).boxed() };
             (Just(m), Just(n), r, Just(seed), Just(gamma))
         })
         .prop_flat_map(|(m, n, r, seed, gamma)| {

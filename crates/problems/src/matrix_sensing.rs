@@ -33,21 +33,12 @@ impl MatrixSensingParams {
     /// A square `n × n` instance of rank `true_rank` with the other
     /// parameters at their defaults (κ = 10, `m = 5·n·r*`, no noise, seed 0).
     pub fn square(n: usize, true_rank: usize) -> Self {
-        Self {
-            n1: n,
-            n2: n,
-            true_rank,
-            kappa: 10.0,
-            measurements: None,
-            noise: 0.0,
-            seed: 0,
-        }
+        Self { n1: n, n2: n, true_rank, kappa: 10.0, measurements: None, noise: 0.0, seed: 0 }
     }
 
     /// The number of measurements this instance uses.
     pub fn measurement_count(&self) -> usize {
-        self.measurements
-            .unwrap_or(5 * self.n1.max(self.n2) * self.true_rank)
+        self.measurements.unwrap_or(5 * self.n1.max(self.n2) * self.true_rank)
     }
 
     fn validate(&self) -> Result<(), ProblemError> {
@@ -71,9 +62,7 @@ impl MatrixSensingParams {
             )));
         }
         if self.measurement_count() == 0 {
-            return Err(ProblemError::InvalidParameter(
-                "at least one measurement is needed".into(),
-            ));
+            return Err(ProblemError::InvalidParameter("at least one measurement is needed".into()));
         }
         if !(self.noise.is_finite() && self.noise >= 0.0) {
             return Err(ProblemError::InvalidParameter(format!(
@@ -134,22 +123,11 @@ impl MatrixSensing {
             us.col_mut(j).iter_mut().for_each(|x| *x *= s);
         }
         let target = &us * v.transpose();
-        let operator = gaussian_mat(
-            &mut seeded_rng(params.seed, stream::MEASUREMENTS),
-            m,
-            n1 * n2,
-            1.0 / (m as f64).sqrt(),
-        );
+        let operator =
+            gaussian_mat(&mut seeded_rng(params.seed, stream::MEASUREMENTS), m, n1 * n2, 1.0 / (m as f64).sqrt());
         let mut observations = Mat::zeros(m, 1);
         let vec_target = vectorize(target.as_ref());
-        matmul(
-            observations.as_mut(),
-            Accum::Replace,
-            operator.as_ref(),
-            vec_target.as_ref(),
-            1.0,
-            Par::Seq,
-        );
+        matmul(observations.as_mut(), Accum::Replace, operator.as_ref(), vec_target.as_ref(), 1.0, Par::Seq);
         if params.noise > 0.0 {
             let mut rng = seeded_rng(params.seed, stream::NOISE);
             for k in 0..m {
@@ -167,13 +145,7 @@ impl MatrixSensing {
             residual_valid: false,
             residual_loss: 0.0,
             par: Par::Seq,
-            data: Arc::new(SensingData {
-                params,
-                operator,
-                observations,
-                target,
-                target_norm,
-            }),
+            data: Arc::new(SensingData { params, operator, observations, target, target_norm }),
         })
     }
 
@@ -197,11 +169,7 @@ impl MatrixSensing {
     /// `r = A(W) − y` into the residual workspace; returns `½‖r‖²`. Reuses
     /// the residual when `w` equals the weights it was computed at.
     fn residual_at(&mut self, w: &Mat<f64>) -> f64 {
-        assert_eq!(
-            (w.nrows(), w.ncols()),
-            self.shapes[0],
-            "weight shape mismatch"
-        );
+        assert_eq!((w.nrows(), w.ncols()), self.shapes[0], "weight shape mismatch");
         let n1 = w.nrows();
         let mut same = self.residual_valid;
         for j in 0..w.ncols() {
@@ -218,14 +186,7 @@ impl MatrixSensing {
         for k in 0..self.residual.nrows() {
             self.residual[(k, 0)] = -self.data.observations[(k, 0)];
         }
-        matmul(
-            self.residual.as_mut(),
-            Accum::Add,
-            self.data.operator.as_ref(),
-            self.vec_w.as_ref(),
-            1.0,
-            self.par,
-        );
+        matmul(self.residual.as_mut(), Accum::Add, self.data.operator.as_ref(), self.vec_w.as_ref(), 1.0, self.par);
         self.residual_loss = 0.5 * self.residual.squared_norm_l2();
         self.residual_valid = true;
         self.residual_loss
@@ -273,9 +234,7 @@ fn linspace(start: f64, end: f64, k: usize) -> Vec<f64> {
     if k == 1 {
         return vec![start];
     }
-    (0..k)
-        .map(|i| start + (end - start) * i as f64 / (k - 1) as f64)
-        .collect()
+    (0..k).map(|i| start + (end - start) * i as f64 / (k - 1) as f64).collect()
 }
 
 /// Column-major vectorisation as an `(m·n) × 1` matrix.
@@ -297,10 +256,7 @@ mod tests {
 
     #[test]
     fn target_has_the_requested_spectrum() {
-        let p = MatrixSensingParams {
-            kappa: 4.0,
-            ..MatrixSensingParams::square(8, 3)
-        };
+        let p = MatrixSensingParams { kappa: 4.0, ..MatrixSensingParams::square(8, 3) };
         let sensing = MatrixSensing::new(p).unwrap();
         let s = sensing.target().singular_values().unwrap();
         for (got, want) in s.iter().zip([1.0, 0.625, 0.25]) {
@@ -330,11 +286,7 @@ mod tests {
             let mut wm = w.clone();
             wm[(i, j)] -= eps;
             let fd = (sensing.metrics(&[wp]).loss - sensing.metrics(&[wm]).loss) / (2.0 * eps);
-            assert!(
-                (fd - g[0][(i, j)]).abs() < 1e-7 * (1.0 + fd.abs()),
-                "({i},{j}): fd {fd} vs {}",
-                g[0][(i, j)]
-            );
+            assert!((fd - g[0][(i, j)]).abs() < 1e-7 * (1.0 + fd.abs()), "({i},{j}): fd {fd} vs {}", g[0][(i, j)]);
         }
     }
 
@@ -360,26 +312,11 @@ mod tests {
     #[test]
     fn bad_parameters_are_errors() {
         let bad = [
-            MatrixSensingParams {
-                true_rank: 7,
-                ..MatrixSensingParams::square(6, 2)
-            },
-            MatrixSensingParams {
-                kappa: 0.5,
-                ..MatrixSensingParams::square(6, 2)
-            },
-            MatrixSensingParams {
-                kappa: f64::NAN,
-                ..MatrixSensingParams::square(6, 2)
-            },
-            MatrixSensingParams {
-                measurements: Some(0),
-                ..MatrixSensingParams::square(6, 2)
-            },
-            MatrixSensingParams {
-                noise: -1.0,
-                ..MatrixSensingParams::square(6, 2)
-            },
+            MatrixSensingParams { true_rank: 7, ..MatrixSensingParams::square(6, 2) },
+            MatrixSensingParams { kappa: 0.5, ..MatrixSensingParams::square(6, 2) },
+            MatrixSensingParams { kappa: f64::NAN, ..MatrixSensingParams::square(6, 2) },
+            MatrixSensingParams { measurements: Some(0), ..MatrixSensingParams::square(6, 2) },
+            MatrixSensingParams { noise: -1.0, ..MatrixSensingParams::square(6, 2) },
         ];
         for p in bad {
             assert!(MatrixSensing::new(p.clone()).is_err(), "{p:?}");

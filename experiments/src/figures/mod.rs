@@ -37,8 +37,7 @@ pub struct FigureInfo {
 /// Every figure that can be made today.
 pub const FIGURES: &[FigureInfo] = &[FigureInfo {
     id: "sensing-convergence",
-    description:
-        "matrix sensing: relative error vs iteration and vs gradient evaluations, κ ∈ {1, 10, 100}",
+    description: "matrix sensing: relative error vs iteration and vs gradient evaluations, κ ∈ {1, 10, 100}",
     make: sensing_convergence::make,
 }];
 
@@ -97,11 +96,7 @@ impl RunRecord {
 pub fn sort_runs(runs: &mut [RunRecord]) {
     runs.sort_by(|a, b| {
         let (ka, kb) = (a.key(), b.key());
-        ka.0.cmp(kb.0)
-            .then(ka.1.cmp(&kb.1))
-            .then(ka.2.cmp(kb.2))
-            .then(ka.3.total_cmp(&kb.3))
-            .then(ka.4.cmp(&kb.4))
+        ka.0.cmp(kb.0).then(ka.1.cmp(&kb.1)).then(ka.2.cmp(kb.2)).then(ka.3.total_cmp(&kb.3)).then(ka.4.cmp(&kb.4))
     });
 }
 
@@ -138,20 +133,12 @@ pub fn write_runs(
             )
         })
     });
-    write_csv(
-        &ctx.results_dir.join(figure).join("runs.csv"),
-        header,
-        lines,
-    )
+    write_csv(&ctx.results_dir.join(figure).join("runs.csv"), header, lines)
 }
 
 /// `timing.csv`: wall time of each run's steps (kept out of runs.csv so the
 /// data files are deterministic).
-pub fn write_timing(
-    figure: &str,
-    runs: &[RunRecord],
-    ctx: &ReproduceContext,
-) -> Result<(), ExperimentError> {
+pub fn write_timing(figure: &str, runs: &[RunRecord], ctx: &ReproduceContext) -> Result<(), ExperimentError> {
     let header = "method,init,setting,lr,seed,steps,evals,time_s";
     let lines = runs.iter().map(|run| {
         let last = run.rows.last().copied();
@@ -167,11 +154,7 @@ pub fn write_timing(
             last.map_or(0.0, |r| r.time_s)
         )
     });
-    write_csv(
-        &ctx.results_dir.join(figure).join("timing.csv"),
-        header,
-        lines,
-    )
+    write_csv(&ctx.results_dir.join(figure).join("timing.csv"), header, lines)
 }
 
 /// The runs of one (method, init, setting, lr) configuration, over seeds.
@@ -198,11 +181,7 @@ impl Group<'_> {
     /// Median and IQR over seeds of `value(row)` at each step index, with the
     /// x coordinate `x(row)` of the first run that has that step. Seeds whose
     /// run stopped earlier (diverged) no longer contribute.
-    pub fn median_curve(
-        &self,
-        x: impl Fn(&Row) -> f64,
-        value: impl Fn(&Row) -> f64,
-    ) -> Vec<(f64, f64, f64, f64)> {
+    pub fn median_curve(&self, x: impl Fn(&Row) -> f64, value: impl Fn(&Row) -> f64) -> Vec<(f64, f64, f64, f64)> {
         let longest = self.runs.iter().map(|r| r.rows.len()).max().unwrap_or(0);
         (0..longest)
             .filter_map(|k| {
@@ -220,12 +199,7 @@ pub fn group_runs(runs: &[RunRecord]) -> Vec<Group<'_>> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     for run in runs {
         match groups.last_mut() {
-            Some(g)
-                if g.method == run.method
-                    && g.init == run.init
-                    && g.setting == run.setting
-                    && g.lr == run.lr =>
-            {
+            Some(g) if g.method == run.method && g.init == run.init && g.setting == run.setting && g.lr == run.lr => {
                 g.runs.push(run)
             }
             _ => groups.push(Group {
@@ -269,13 +243,7 @@ pub fn write_summary(
     let lines = groups.iter().map(|g| {
         let finals: Vec<f64> = g.runs.iter().map(|r| r.final_rel_error()).collect();
         let (q25, med, q75) = median_iqr(&finals).unwrap_or((f64::NAN, f64::NAN, f64::NAN));
-        let evals = g
-            .runs
-            .iter()
-            .filter_map(|r| r.rows.last())
-            .map(|r| r.evals)
-            .max()
-            .unwrap_or(0);
+        let evals = g.runs.iter().filter_map(|r| r.rows.last()).map(|r| r.evals).max().unwrap_or(0);
         let is_chosen = chosen.iter().any(|c| std::ptr::eq(*c, g));
         format!(
             "{},{},{},{},{},{},{},{},{},{},{}",
@@ -292,9 +260,5 @@ pub fn write_summary(
             is_chosen
         )
     });
-    write_csv(
-        &ctx.results_dir.join(figure).join("summary.csv"),
-        header,
-        lines,
-    )
+    write_csv(&ctx.results_dir.join(figure).join("summary.csv"), header, lines)
 }

@@ -12,8 +12,8 @@ use odelora::problems::{MatrixSensing, MatrixSensingParams};
 use odelora_analysis::plot::{Figure, Panel, Series};
 
 use super::{
-    best_step_sizes, group_runs, run_parallel, sort_runs, write_runs, write_summary, write_timing,
-    MethodLine, ReproduceContext, RunRecord,
+    best_step_sizes, group_runs, run_parallel, sort_runs, write_runs, write_summary, write_timing, MethodLine,
+    ReproduceContext, RunRecord,
 };
 use crate::methods::{build_method, InitChoice, MethodSettings};
 use crate::training::{run, StopRule};
@@ -53,37 +53,16 @@ impl Config {
 
     /// The study's size: n = 100, r* = 5, five seeds.
     pub fn full() -> Self {
-        Self {
-            n: 100,
-            true_rank: 5,
-            seeds: (0..5).collect(),
-            ..Self::quick()
-        }
+        Self { n: 100, true_rank: 5, seeds: (0..5).collect(), ..Self::quick() }
     }
 }
 
 fn lines() -> Vec<MethodLine> {
     vec![
-        MethodLine {
-            method: "odelora-euler",
-            init: InitChoice::Spectral,
-            lrs: vec![0.25, 0.5, 1.0],
-        },
-        MethodLine {
-            method: "odelora-rk4",
-            init: InitChoice::Spectral,
-            lrs: vec![0.5, 1.0, 2.0],
-        },
-        MethodLine {
-            method: "lora-gd",
-            init: InitChoice::Spectral,
-            lrs: vec![0.1, 0.2, 0.5, 1.0],
-        },
-        MethodLine {
-            method: "lora-gd",
-            init: InitChoice::Lora,
-            lrs: vec![0.1, 0.2, 0.5, 1.0],
-        },
+        MethodLine { method: "odelora-euler", init: InitChoice::Spectral, lrs: vec![0.25, 0.5, 1.0] },
+        MethodLine { method: "odelora-rk4", init: InitChoice::Spectral, lrs: vec![0.5, 1.0, 2.0] },
+        MethodLine { method: "lora-gd", init: InitChoice::Spectral, lrs: vec![0.1, 0.2, 0.5, 1.0] },
+        MethodLine { method: "lora-gd", init: InitChoice::Lora, lrs: vec![0.1, 0.2, 0.5, 1.0] },
     ]
 }
 
@@ -93,50 +72,24 @@ fn setting(kappa: f64) -> String {
 
 /// Run every run, write the data and the figure.
 pub fn make(ctx: &ReproduceContext) -> Result<(), ExperimentError> {
-    let config = if ctx.quick {
-        Config::quick()
-    } else {
-        Config::full()
-    };
+    let config = if ctx.quick { Config::quick() } else { Config::full() };
     let mut runs = Vec::new();
     for &kappa in &config.kappas {
         for &seed in &config.seeds {
-            let params = MatrixSensingParams {
-                kappa,
-                seed,
-                ..MatrixSensingParams::square(config.n, config.true_rank)
-            };
+            let params = MatrixSensingParams { kappa, seed, ..MatrixSensingParams::square(config.n, config.true_rank) };
             let instance = MatrixSensing::new(params)?;
-            let jobs: Vec<(&MethodLine, f64)> = config
-                .lines
-                .iter()
-                .flat_map(|line| line.lrs.iter().map(move |&lr| (line, lr)))
-                .collect();
-            let results =
-                run_parallel(&jobs, |&(line, lr)| -> Result<RunRecord, ExperimentError> {
-                    let mut objective = instance.clone();
-                    let settings = MethodSettings {
-                        lr,
-                        rank: config.true_rank,
-                        init: Some(line.init),
-                    };
-                    let mut method = build_method(line.method, &settings, &mut objective, seed)?;
-                    let mut rows = Vec::new();
-                    let stop = StopRule {
-                        steps: config.eval_budget,
-                        eval_budget: Some(config.eval_budget),
-                    };
-                    let outcome = run(method.as_mut(), &mut objective, stop, |row| rows.push(*row));
-                    Ok(RunRecord {
-                        method: line.method,
-                        init: line.init,
-                        setting: setting(kappa),
-                        lr,
-                        seed,
-                        rows,
-                        outcome,
-                    })
-                });
+            let jobs: Vec<(&MethodLine, f64)> =
+                config.lines.iter().flat_map(|line| line.lrs.iter().map(move |&lr| (line, lr))).collect();
+            let results = run_parallel(&jobs, |&(line, lr)| -> Result<RunRecord, ExperimentError> {
+                let mut objective = instance.clone();
+                let settings =
+                    MethodSettings { init: Some(line.init), ..MethodSettings::with_lr(lr, config.true_rank) };
+                let mut method = build_method(line.method, &settings, &mut objective, seed)?;
+                let mut rows = Vec::new();
+                let stop = StopRule { steps: config.eval_budget, eval_budget: Some(config.eval_budget) };
+                let outcome = run(method.as_mut(), &mut objective, stop, |row| rows.push(*row));
+                Ok(RunRecord { method: line.method, init: line.init, setting: setting(kappa), lr, seed, rows, outcome })
+            });
             for result in results {
                 runs.push(result?);
             }
@@ -159,9 +112,8 @@ pub fn make(ctx: &ReproduceContext) -> Result<(), ExperimentError> {
                 .iter()
                 .enumerate()
                 .filter_map(|(color, line)| {
-                    let g = chosen.iter().find(|g| {
-                        g.method == line.method && g.init == line.init && g.setting == key
-                    })?;
+                    let g =
+                        chosen.iter().find(|g| g.method == line.method && g.init == line.init && g.setting == key)?;
                     let curve = g.median_curve(
                         |row| {
                             if by_evals {
@@ -182,10 +134,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<(), ExperimentError> {
                 })
                 .collect();
             panels.push(Panel {
-                title: format!(
-                    "matrix sensing n={}, r*={}, κ={kappa}",
-                    config.n, config.true_rank
-                ),
+                title: format!("matrix sensing n={}, r*={}, κ={kappa}", config.n, config.true_rank),
                 x_label: x_label.into(),
                 y_label: "relative error ‖X−X*‖/‖X*‖".into(),
                 log_y: true,
@@ -193,16 +142,8 @@ pub fn make(ctx: &ReproduceContext) -> Result<(), ExperimentError> {
             });
         }
     }
-    let figure = Figure {
-        panels,
-        columns: config.kappas.len(),
-        panel_size: (560, 420),
-    };
-    std::fs::create_dir_all(&ctx.figures_dir)
-        .map_err(|e| ExperimentError::io(&ctx.figures_dir, e))?;
-    figure.render(
-        &ctx.figures_dir.join(format!("{ID}.svg")),
-        &ctx.figures_dir.join(format!("{ID}.png")),
-    )?;
+    let figure = Figure { panels, columns: config.kappas.len(), panel_size: (560, 420) };
+    std::fs::create_dir_all(&ctx.figures_dir).map_err(|e| ExperimentError::io(&ctx.figures_dir, e))?;
+    figure.render(&ctx.figures_dir.join(format!("{ID}.svg")), &ctx.figures_dir.join(format!("{ID}.png")))?;
     Ok(())
 }
