@@ -8,6 +8,11 @@ fn odelora(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_odelora")).args(args).output().expect("the odelora binary runs")
 }
 
+/// Run `odelora` with the whitespace-separated arguments of `line`.
+fn odelora_line(line: &str) -> Output {
+    odelora(&line.split_whitespace().collect::<Vec<_>>())
+}
+
 /// `rel_error=` of the final line.
 fn final_rel_error(out: &Output) -> f64 {
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -22,10 +27,9 @@ fn final_rel_error(out: &Output) -> f64 {
 }
 
 fn sensing(method: &str, lr: &str, kappa: &str, seed: &str) -> Output {
-    odelora(&[
-        "train", "sensing", "--method", method, "--lr", lr, "--steps", "300", "--n", "20", "--rank", "3", "--kappa",
-        kappa, "--seed", seed,
-    ])
+    odelora_line(&format!(
+        "train sensing --method {method} --lr {lr} --steps 300 --n 20 --rank 3 --kappa {kappa} --seed {seed}"
+    ))
 }
 
 const SEEDS: [&str; 5] = ["1", "2", "3", "4", "5"];
@@ -95,22 +99,10 @@ fn bad_input_is_a_one_line_error() {
 #[test]
 fn csv_has_one_row_per_step_and_never_nan_gap() {
     let path = std::env::temp_dir().join(format!("odelora-train-{}.csv", std::process::id()));
-    let out = odelora(&[
-        "train",
-        "sensing",
-        "--method",
-        "lora-gd",
-        "--lr",
-        "0.2",
-        "--steps",
-        "7",
-        "--n",
-        "10",
-        "--rank",
-        "2",
-        "--out",
-        path.to_str().unwrap(),
-    ]);
+    let out = odelora_line(&format!(
+        "train sensing --method lora-gd --lr 0.2 --steps 7 --n 10 --rank 2 --out {}",
+        path.to_str().unwrap()
+    ));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines = text.lines();
@@ -130,22 +122,10 @@ fn csv_has_one_row_per_step_and_never_nan_gap() {
 #[test]
 fn divergence_stops_and_keeps_rows() {
     let path = std::env::temp_dir().join(format!("odelora-diverge-{}.csv", std::process::id()));
-    let out = odelora(&[
-        "train",
-        "sensing",
-        "--method",
-        "odelora-euler",
-        "--lr",
-        "50",
-        "--steps",
-        "100",
-        "--n",
-        "10",
-        "--rank",
-        "2",
-        "--out",
-        path.to_str().unwrap(),
-    ]);
+    let out = odelora_line(&format!(
+        "train sensing --method odelora-euler --lr 50 --steps 100 --n 10 --rank 2 --out {}",
+        path.to_str().unwrap()
+    ));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "stdout: {stdout} stderr: {}", String::from_utf8_lossy(&out.stderr));
     let line = stdout.lines().last().unwrap();
@@ -166,26 +146,10 @@ fn divergence_stops_and_keeps_rows() {
 fn odelora_rk45_needs_no_learning_rate() {
     for kappa in ["10", "100"] {
         for seed in SEEDS {
-            let out = odelora(&[
-                "train",
-                "sensing",
-                "--method",
-                "odelora-rk45",
-                "--n",
-                "20",
-                "--rank",
-                "3",
-                "--kappa",
-                kappa,
-                "--seed",
-                seed,
-                "--rtol",
-                "1e-8",
-                "--atol",
-                "1e-12",
-                "--steps",
-                "100000",
-            ]);
+            let out = odelora_line(&format!(
+                "train sensing --method odelora-rk45 --n 20 --rank 3 --kappa {kappa} --seed {seed} \
+                 --rtol 1e-8 --atol 1e-12 --steps 100000"
+            ));
             let err = final_rel_error(&out);
             assert!(err < 1e-8, "odelora-rk45 κ={kappa} seed={seed}: {err:e}");
         }
@@ -195,20 +159,10 @@ fn odelora_rk45_needs_no_learning_rate() {
 #[test]
 fn rk45_csv_shows_the_chosen_step_sizes() {
     let path = std::env::temp_dir().join(format!("odelora-rk45-{}.csv", std::process::id()));
-    let out = odelora(&[
-        "train",
-        "sensing",
-        "--method",
-        "odelora-rk45",
-        "--n",
-        "10",
-        "--rank",
-        "2",
-        "--t-end",
-        "20",
-        "--out",
-        path.to_str().unwrap(),
-    ]);
+    let out = odelora_line(&format!(
+        "train sensing --method odelora-rk45 --n 10 --rank 2 --t-end 20 --out {}",
+        path.to_str().unwrap()
+    ));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("stop=end-time"));
     let text = std::fs::read_to_string(&path).unwrap();
@@ -226,9 +180,7 @@ fn rk45_csv_shows_the_chosen_step_sizes() {
 #[test]
 fn eval_budget_applies_to_every_method() {
     for (method, per_step) in [("odelora-euler", 1), ("odelora-rk4", 4), ("odelora-rk45", 6), ("lora-gd", 1)] {
-        let out = odelora(&[
-            "train", "sensing", "--method", method, "--lr", "0.1", "--n", "10", "--rank", "2", "--evals", "30",
-        ]);
+        let out = odelora_line(&format!("train sensing --method {method} --lr 0.1 --n 10 --rank 2 --evals 30"));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("stop=budget"), "{method}: {stdout}");
         let evals: u64 = stdout.split_whitespace().find_map(|f| f.strip_prefix("evals=")).unwrap().parse().unwrap();

@@ -33,9 +33,8 @@
 use faer::{Mat, Par};
 use odelora_integrators::State;
 use odelora_manifold::{
-    check_step_size, negative_base_gradient, Init, LoraPair, ManifoldError, Method, MethodError, StepInfo,
+    check_step_size, initial_layers, zeros_like, Init, LoraPair, ManifoldError, Method, MethodError, StepInfo,
 };
-use odelora_problems::random::{seeded_rng, stream};
 use odelora_problems::Objective;
 
 /// The update rule applied to the LoRA factor gradients.
@@ -98,28 +97,17 @@ impl Lora {
         if !(params.alpha.is_finite() && params.alpha > 0.0) {
             return Err(ManifoldError::InvalidParameter(format!("LoRA α must be positive, got {}", params.alpha)));
         }
-        let mut evals = 0;
-        let neg_grads = if matches!(params.init, Init::Spectral { .. }) {
-            evals += 1;
-            negative_base_gradient(objective)
-        } else {
-            objective.base_weights().iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect()
-        };
-        let mut rng = seeded_rng(seed, stream::INIT);
-        let s = params.scale();
-        let mut layers = Vec::new();
-        for (w0, g) in objective.base_weights().iter().zip(&neg_grads) {
-            let mut pair = params.init.factors(w0.nrows(), w0.ncols(), params.rank, g.as_ref(), &mut rng)?;
-            if params.init != Init::Lora {
-                // The init describes X = s·B·A: split the scale evenly.
-                let f = faer::Scale(1.0 / s.sqrt());
+        let (mut layers, evals) = initial_layers(params.init, objective, params.rank, seed)?;
+        if params.init != Init::Lora {
+            // The init describes X = s·B·A: split the scale evenly.
+            let f = faer::Scale(1.0 / params.scale().sqrt());
+            for pair in &mut layers {
                 pair.b *= f;
                 pair.a *= f;
             }
-            layers.push(pair);
         }
         let base = objective.base_weights().to_vec();
-        let zeros: Vec<Mat<f64>> = base.iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect();
+        let zeros = zeros_like(&base);
         let factor_gradients = layers.iter().map(|p| LoraPair::zeros(p.out_dim(), p.in_dim(), p.rank())).collect();
         let mut method = Self {
             name: name.into(),

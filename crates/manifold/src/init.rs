@@ -1,7 +1,8 @@
 //! Initializations of LoRA factor pairs (SPEC §2).
 
 use faer::{Mat, MatRef};
-use odelora_problems::random::gaussian_mat;
+use odelora_problems::random::{gaussian_mat, seeded_rng, stream};
+use odelora_problems::Objective;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -56,6 +57,43 @@ impl Init {
             Init::Spectral { norm } => spectral_init(neg_gradient, r, norm),
         }
     }
+}
+
+/// The initial factors of every adapted layer of `objective` at rank `rank`,
+/// with randomness from `(seed, INIT stream)`, and the gradient evaluations
+/// this used (one for `Spectral`, which factorises `−∇L(W0)`; else none).
+pub fn initial_layers(
+    init: Init,
+    objective: &mut dyn Objective,
+    rank: usize,
+    seed: u64,
+) -> Result<(Vec<LoraPair>, u64), ManifoldError> {
+    let spectral = matches!(init, Init::Spectral { .. });
+    let neg_grads = if spectral { negative_base_gradient(objective) } else { zeros_like(objective.base_weights()) };
+    let mut rng = seeded_rng(seed, stream::INIT);
+    let layers = objective
+        .base_weights()
+        .iter()
+        .zip(&neg_grads)
+        .map(|(w0, g)| init.factors(w0.nrows(), w0.ncols(), rank, g.as_ref(), &mut rng))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((layers, u64::from(spectral)))
+}
+
+/// Zero matrices shaped like `mats`.
+pub fn zeros_like(mats: &[Mat<f64>]) -> Vec<Mat<f64>> {
+    mats.iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect()
+}
+
+/// `−∇L(W0)` for every layer: one gradient evaluation.
+fn negative_base_gradient(objective: &mut dyn Objective) -> Vec<Mat<f64>> {
+    let base = objective.base_weights().to_vec();
+    let mut grads = zeros_like(&base);
+    objective.loss_and_gradient(&base, &mut grads);
+    for g in &mut grads {
+        *g *= faer::Scale(-1.0);
+    }
+    grads
 }
 
 /// Standard LoRA initialization: `A ~ U(−1/√n, 1/√n)` entrywise, `B = 0`.

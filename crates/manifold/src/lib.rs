@@ -78,8 +78,8 @@ mod trainer;
 
 pub use balance::{balanced_split, check_rank, rebalance};
 pub use field::{odelora_field, tangent_project, Damping, FieldParams, FieldWorkspace};
-pub use init::{lora_init, preserve_base, small_balanced_init, spectral_init, Init};
-pub use method::{check_step_size, negative_base_gradient, Method, MethodError, StepInfo};
+pub use init::{initial_layers, lora_init, preserve_base, small_balanced_init, spectral_init, zeros_like, Init};
+pub use method::{check_step_size, Method, MethodError, StepInfo};
 pub use pair::{LoraLayers, LoraPair};
 pub use trainer::{Odelora, OdeloraParams, StepControl};
 

@@ -65,15 +65,3 @@ pub fn check_step_size(h: f64) -> Result<f64, ManifoldError> {
         Err(ManifoldError::InvalidParameter(format!("step size must be positive and finite, got {h}")))
     }
 }
-
-/// `−∇L(W0)` for every layer: what the spectral initialization factorises.
-/// One gradient evaluation.
-pub fn negative_base_gradient(objective: &mut dyn Objective) -> Vec<Mat<f64>> {
-    let base = objective.base_weights().to_vec();
-    let mut grads: Vec<Mat<f64>> = base.iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect();
-    objective.loss_and_gradient(&base, &mut grads);
-    for g in &mut grads {
-        *g *= faer::Scale(-1.0);
-    }
-    grads
-}

@@ -6,13 +6,12 @@ use odelora_integrators::{
     ButcherTableau, ConstantStep, Control, IntegrateError, Integrator, PiController, PiParams, Stats, Termination,
     VectorField, DORMAND_PRINCE,
 };
-use odelora_problems::random::{seeded_rng, stream};
 use odelora_problems::Objective;
 
-use crate::method::{check_step_size, negative_base_gradient};
+use crate::method::check_step_size;
 use crate::{
-    odelora_field, preserve_base, rebalance, FieldParams, FieldWorkspace, Init, LoraLayers, LoraPair, ManifoldError,
-    Method, MethodError, StepInfo,
+    initial_layers, odelora_field, preserve_base, rebalance, zeros_like, FieldParams, FieldWorkspace, Init, LoraLayers,
+    LoraPair, ManifoldError, Method, MethodError, StepInfo,
 };
 
 /// How the step size (the learning rate) is chosen.
@@ -168,25 +167,15 @@ impl Odelora {
                     .into(),
             ));
         }
-        let mut evals = 0;
-        let neg_grads = if matches!(params.init, Init::Spectral { .. }) {
-            evals += 1;
-            negative_base_gradient(objective)
-        } else {
-            objective.base_weights().iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect()
-        };
-        let mut rng = seeded_rng(seed, stream::INIT);
+        let (layers, evals) = initial_layers(params.init, objective, params.rank, seed)?;
         let mut base = objective.base_weights().to_vec();
-        let mut layers = Vec::with_capacity(base.len());
-        for (w0, g) in base.iter_mut().zip(&neg_grads) {
-            let pair = params.init.factors(w0.nrows(), w0.ncols(), params.rank, g.as_ref(), &mut rng)?;
-            if params.preserve_base {
-                preserve_base(w0, &pair, 1.0);
+        if params.preserve_base {
+            for (w0, pair) in base.iter_mut().zip(&layers) {
+                preserve_base(w0, pair, 1.0);
             }
-            layers.push(pair);
         }
         let state = LoraLayers(layers);
-        let weights: Vec<Mat<f64>> = base.iter().map(|w| Mat::zeros(w.nrows(), w.ncols())).collect();
+        let weights = zeros_like(&base);
         let buffers = FlowBuffers {
             gradients: weights.clone(),
             weights: weights.clone(),
