@@ -79,6 +79,27 @@ impl<S, F: FnMut(&StepRecord<'_, S>)> Observer<S> for F {
     }
 }
 
+/// Forwards every `n`-th accepted step (and the initial state and the final
+/// step of a run that reaches its end time) to `inner`: observation on a
+/// schedule.
+#[derive(Debug, Clone)]
+pub struct Every<O> {
+    /// Forward steps whose index is a multiple of this (≥ 1).
+    pub n: u64,
+    /// The observer that receives the forwarded records.
+    pub inner: O,
+    /// The end time; the step that reaches it is always forwarded.
+    pub t_end: f64,
+}
+
+impl<S, O: Observer<S>> Observer<S> for Every<O> {
+    fn observe(&mut self, record: &StepRecord<'_, S>) {
+        if record.step % self.n.max(1) == 0 || record.t >= self.t_end {
+            self.inner.observe(record);
+        }
+    }
+}
+
 /// Limits of an integration.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct IntegrateParams {

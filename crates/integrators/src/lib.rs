@@ -8,7 +8,7 @@
 //! with his initial-step rule); an [`Integrator`] that advances one accepted
 //! step at a time; and the [`integrate`] driver, which returns a [`Solution`]
 //! with its [`Stats`] and a [`Termination`] reason. Observers receive typed
-//! [`StepRecord`]s.
+//! [`StepRecord`]s, on a schedule with [`Every`].
 //!
 //! Cost is counted in field evaluations ([`EvalCounter`] and
 //! [`Stats::evals`]): for ODELoRA each one is a gradient evaluation, the
@@ -56,7 +56,7 @@ pub mod test_problems;
 
 pub use controller::{ConstantStep, Control, Decision, PiController, PiParams, StepSizeController};
 pub use driver::{
-    integrate, IntegrateError, IntegrateParams, Integrator, Observer, Solution, Stats, StepRecord, Termination,
+    integrate, Every, IntegrateError, IntegrateParams, Integrator, Observer, Solution, Stats, StepRecord, Termination,
 };
 pub use field::{EvalCounter, VectorField};
 pub use runge_kutta::{RungeKutta, StepAttempt};

@@ -121,3 +121,17 @@ fn constant_steps_land_on_the_end_time() {
             .unwrap();
     assert_eq!((sol.termination, sol.stats.accepted, sol.t), (Termination::Reached, 200_000, 20.0));
 }
+
+#[test]
+fn observers_receive_records_on_a_schedule() {
+    use odelora_integrators::{Every, StepRecord};
+    let mut f = |_t: f64, y: &Vec<f64>, dy: &mut Vec<f64>| dy[0] = -y[0];
+    let mut seen = Vec::new();
+    let mut observer = Every { n: 4, inner: |r: &StepRecord<'_, Vec<f64>>| seen.push((r.step, r.t)), t_end: 1.0 };
+    let step = ConstantStep::new(0.1).unwrap();
+    let sol = integrate(&mut f, RK4, step, 0.0, &vec![1.0], &IntegrateParams::until(1.0), &mut observer).unwrap();
+    assert_eq!(sol.stats.accepted, 10);
+    let steps: Vec<u64> = seen.iter().map(|&(s, _)| s).collect();
+    assert_eq!(steps, vec![0, 4, 8, 10], "initial, every 4th, and the final step");
+    assert_eq!(seen.last().unwrap().1, 1.0);
+}
