@@ -93,9 +93,21 @@ struct SensingArgs {
     /// Seed of the instance and the init.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Initialization (default: spectral for ODELoRA, lora for LoRA baselines).
+    /// Initialization (default: spectral for ODELoRA, lora for LoRA baselines; none for full-*).
     #[arg(long, value_enum)]
     init: Option<InitChoice>,
+    /// LoRA α (scale s = α/r; default α = r).
+    #[arg(long, allow_negative_numbers = true)]
+    alpha: Option<f64>,
+    /// LoRA+: learning-rate ratio η_B / η_A.
+    #[arg(long, default_value_t = 16.0, allow_negative_numbers = true)]
+    loraplus_ratio: f64,
+    /// Riemannian LoRA: damping λ of (BᵀB + λI)⁻¹ and (AAᵀ + λI)⁻¹ (0 = ScaledGD, pseudo-inverse).
+    #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true)]
+    riemannian_damping: f64,
+    /// AdamW methods: decoupled weight decay.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    weight_decay: f64,
     /// Write the trajectory here (columns step,evals,time_s,loss,rel_error,balance_gap,h).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -153,7 +165,8 @@ fn main() -> ExitCode {
         }
         Command::ListMethods => {
             for m in METHODS {
-                println!("{:<16} {} [default init: {}]", m.name, m.description, m.default_init.name());
+                let init = m.default_init.map_or("none (starts from W0)", InitChoice::name);
+                println!("{:<16} {} [default init: {init}]", m.name, m.description);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -198,7 +211,16 @@ fn train_sensing(args: &SensingArgs) -> Result<ExitCode, ExperimentError> {
     };
     let mut objective = MatrixSensing::new(params)?;
     let adaptive = AdaptiveSettings { rtol: args.rtol, atol: args.atol, t_end: args.t_end };
-    let settings = MethodSettings { lr: args.lr, rank: args.rank, init: args.init, adaptive };
+    let settings = MethodSettings {
+        lr: args.lr,
+        rank: args.rank,
+        init: args.init,
+        alpha: args.alpha,
+        loraplus_ratio: args.loraplus_ratio,
+        riemannian_damping: args.riemannian_damping,
+        weight_decay: args.weight_decay,
+        adaptive,
+    };
     let mut method = build_method(&args.method, &settings, &mut objective, args.seed)?;
     if let Some(out) = out.as_mut() {
         out.line("step,evals,time_s,loss,rel_error,balance_gap,h")?;

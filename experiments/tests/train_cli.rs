@@ -192,3 +192,50 @@ fn eval_budget_applies_to_every_method() {
     );
     assert_one_line_error(&["train", "sensing", "--method", "odelora-rk45", "--n", "10", "--rtol", "-1"], "tolerances");
 }
+
+const ALL_METHODS: [&str; 11] = [
+    "odelora-euler",
+    "odelora-rk4",
+    "odelora-rk45",
+    "lora-gd",
+    "lora-adam",
+    "loraplus-gd",
+    "loraplus-adam",
+    "riemannian-gd",
+    "riemannian-adam",
+    "full-gd",
+    "full-adam",
+];
+
+#[test]
+fn list_methods_names_every_method_with_its_defaults() {
+    let out = odelora_line("list-methods");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ALL_METHODS {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert!(line.contains("[default init:"), "{line}");
+    }
+    assert_eq!(text.lines().count(), ALL_METHODS.len());
+}
+
+/// Every method trains from its default init (B = 0 for the LoRA family)
+/// without NaN, and the Riemannian rule with damping 0 as well.
+#[test]
+fn every_method_trains_from_its_default_init() {
+    for method in ALL_METHODS {
+        let out = odelora_line(&format!("train sensing --method {method} --lr 0.05 --n 12 --rank 2 --steps 40"));
+        let err = final_rel_error(&out);
+        assert!(err.is_finite() && err < 1.0, "{method}: {err}");
+    }
+    let out =
+        odelora_line("train sensing --method riemannian-gd --riemannian-damping 0 --lr 0.1 --n 12 --rank 2 --steps 40");
+    assert!(final_rel_error(&out) < 1.0);
+    assert_one_line_error(
+        &["train", "sensing", "--method", "full-gd", "--lr", "0.1", "--init", "spectral"],
+        "no --init",
+    );
+}

@@ -5,6 +5,8 @@
 //!
 //! - [`stats`]: quantiles, medians and IQRs over seeds (numpy's default
 //!   interpolation, so numbers match a Python re-analysis).
+//! - [`rates`]: linear-convergence rates (contraction factor, R², window)
+//!   and log–log slopes with standard errors.
 //! - [`plot`]: a [`plot::Figure`] of panels with median lines and IQR bands,
 //!   rendered to SVG and PNG with a bundled font (DejaVu Sans, Bitstream
 //!   Vera licence in `assets/`).
@@ -17,6 +19,7 @@
 //! ```
 
 pub mod plot;
+pub mod rates;
 pub mod stats;
 
 /// Why an analysis step failed.

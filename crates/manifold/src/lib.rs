@@ -81,6 +81,7 @@ pub use field::{odelora_field, tangent_project, Damping, FieldParams, FieldWorks
 pub use init::{initial_layers, lora_init, preserve_base, small_balanced_init, spectral_init, zeros_like, Init};
 pub use method::{check_step_size, Method, MethodError, StepInfo};
 pub use pair::{LoraLayers, LoraPair};
+pub use symmetric::SymmetricEigen;
 pub use trainer::{Odelora, OdeloraParams, StepControl};
 
 /// Why a manifold operation could not be done.

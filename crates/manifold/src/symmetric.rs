@@ -7,8 +7,10 @@ use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 
-/// Workspace for eigendecompositions of `r × r` symmetric matrices, sized once.
-pub(crate) struct SymmetricEigen {
+/// Workspace for eigendecompositions of small (`r × r`) symmetric matrices,
+/// sized once: damped (pseudo-)inverses of Gram matrices and the Lyapunov
+/// solve of the ODELoRA field, without allocation.
+pub struct SymmetricEigen {
     vectors: Mat<f64>,
     values: Diag<f64>,
     scratch: Mat<f64>,
@@ -23,7 +25,8 @@ impl std::fmt::Debug for SymmetricEigen {
 }
 
 impl SymmetricEigen {
-    pub(crate) fn new(r: usize) -> Self {
+    /// A workspace for `r × r` matrices.
+    pub fn new(r: usize) -> Self {
         let req = evd::self_adjoint_evd_scratch::<f64>(r, ComputeEigenvectors::Yes, Par::Seq, Default::default());
         Self {
             vectors: Mat::zeros(r, r),
@@ -54,7 +57,7 @@ impl SymmetricEigen {
 
     /// `out ← (a + δI)⁻¹` through `a = V Λ Vᵀ`. A singular `a + δI` gives
     /// non-finite entries, which the integrator reports, never hides.
-    pub(crate) fn damped_inverse(&mut self, a: MatRef<'_, f64>, delta: f64, out: &mut Mat<f64>) {
+    pub fn damped_inverse(&mut self, a: MatRef<'_, f64>, delta: f64, out: &mut Mat<f64>) {
         if !self.decompose(a) {
             out.fill(f64::NAN);
             return;
@@ -69,10 +72,31 @@ impl SymmetricEigen {
         matmul(out.as_mut(), Accum::Replace, self.scratch.as_ref(), self.vectors.transpose(), 1.0, Par::Seq);
     }
 
+    /// `out ← (a + δI)⁺`, the Moore–Penrose pseudo-inverse: eigenvalues of
+    /// `a + δI` at or below `r · ε · λ_max` count as zero, so a zero factor
+    /// (LoRA's `B = 0`) with `δ = 0` gives a zero preconditioner, not NaN.
+    pub fn damped_pseudo_inverse(&mut self, a: MatRef<'_, f64>, delta: f64, out: &mut Mat<f64>) {
+        if !self.decompose(a) {
+            out.fill(f64::NAN);
+            return;
+        }
+        let r = a.nrows();
+        let largest = (0..r).map(|j| self.eigenvalue(j) + delta).fold(0.0, f64::max);
+        let cutoff = r as f64 * f64::EPSILON * largest;
+        for j in 0..r {
+            let lambda = self.eigenvalue(j) + delta;
+            let inv = if lambda > cutoff { 1.0 / lambda } else { 0.0 };
+            for i in 0..r {
+                self.scratch[(i, j)] = self.vectors[(i, j)] * inv;
+            }
+        }
+        matmul(out.as_mut(), Accum::Replace, self.scratch.as_ref(), self.vectors.transpose(), 1.0, Par::Seq);
+    }
+
     /// `out ← K` solving the Lyapunov equation `S K + K S = C` for symmetric
     /// positive definite `s`, through `S = Q Λ Qᵀ`:
     /// `K = Q [(Qᵀ C Q)_ij / (λ_i + λ_j)] Qᵀ`.
-    pub(crate) fn lyapunov(&mut self, s: MatRef<'_, f64>, c: MatRef<'_, f64>, out: &mut Mat<f64>) {
+    pub fn lyapunov(&mut self, s: MatRef<'_, f64>, c: MatRef<'_, f64>, out: &mut Mat<f64>) {
         if !self.decompose(s) {
             out.fill(f64::NAN);
             return;
@@ -111,6 +135,22 @@ mod tests {
         eig.damped_inverse(a.as_ref(), 0.5, &mut inv);
         let shifted = &a + Mat::<f64>::identity(4, 4) * 0.5;
         assert!((&shifted * &inv - Mat::<f64>::identity(4, 4)).norm_l2() < 1e-12);
+    }
+
+    #[test]
+    fn pseudo_inverse_of_zero_is_zero_and_of_spd_is_the_inverse() {
+        let mut eig = SymmetricEigen::new(3);
+        let mut out = Mat::zeros(3, 3);
+        eig.damped_pseudo_inverse(Mat::<f64>::zeros(3, 3).as_ref(), 0.0, &mut out);
+        assert_eq!(out, Mat::zeros(3, 3));
+        let a = spd(3);
+        eig.damped_pseudo_inverse(a.as_ref(), 0.0, &mut out);
+        assert!((&a * &out - Mat::<f64>::identity(3, 3)).norm_l2() < 1e-12);
+        // Rank one: the pseudo-inverse inverts on the range only.
+        let v = Mat::from_fn(3, 1, |i, _| i as f64 + 1.0);
+        let p = &v * v.transpose();
+        eig.damped_pseudo_inverse(p.as_ref(), 0.0, &mut out);
+        assert!((&p * &out * &p - &p).norm_l2() < 1e-12 * p.norm_l2());
     }
 
     #[test]
