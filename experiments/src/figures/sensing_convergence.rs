@@ -47,22 +47,34 @@ impl Config {
             kappas: vec![1.0, 10.0, 100.0],
             seeds: (0..3).collect(),
             eval_budget: 600,
-            lines: lines(),
+            lines: lines(&[0.25, 0.5, 1.0], &[0.5, 1.0, 2.0], &[0.1, 0.2, 0.5, 1.0]),
         }
     }
 
     /// The study's size: n = 100, r* = 5, five seeds.
+    ///
+    /// A gradient costs two passes over a 200 MB operator (≈ 26 ms here), so
+    /// the budget and the grids are smaller than the quick preset's.
     pub fn full() -> Self {
-        Self { n: 100, true_rank: 5, seeds: (0..5).collect(), ..Self::quick() }
+        Self {
+            n: 100,
+            true_rank: 5,
+            seeds: (0..5).collect(),
+            eval_budget: 400,
+            lines: lines(&[0.5, 1.0], &[1.0, 2.0], &[0.2, 0.5, 1.0]),
+            ..Self::quick()
+        }
     }
 }
 
-fn lines() -> Vec<MethodLine> {
+/// ODELoRA-Euler, ODELoRA-RK4 and LoRA-GD from the spectral init, and
+/// LoRA-GD from its own init, each over its own step-size grid.
+fn lines(euler: &[f64], rk4: &[f64], lora: &[f64]) -> Vec<MethodLine> {
     vec![
-        MethodLine { method: "odelora-euler", init: InitChoice::Spectral, lrs: vec![0.25, 0.5, 1.0] },
-        MethodLine { method: "odelora-rk4", init: InitChoice::Spectral, lrs: vec![0.5, 1.0, 2.0] },
-        MethodLine { method: "lora-gd", init: InitChoice::Spectral, lrs: vec![0.1, 0.2, 0.5, 1.0] },
-        MethodLine { method: "lora-gd", init: InitChoice::Lora, lrs: vec![0.1, 0.2, 0.5, 1.0] },
+        MethodLine { method: "odelora-euler", init: InitChoice::Spectral, lrs: euler.to_vec() },
+        MethodLine { method: "odelora-rk4", init: InitChoice::Spectral, lrs: rk4.to_vec() },
+        MethodLine { method: "lora-gd", init: InitChoice::Spectral, lrs: lora.to_vec() },
+        MethodLine { method: "lora-gd", init: InitChoice::Lora, lrs: lora.to_vec() },
     ]
 }
 
