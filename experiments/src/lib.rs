@@ -2,6 +2,7 @@
 //! program: training runs (`odelora train`) and the figures
 //! (`odelora reproduce`), one module per figure id of SPEC §6.
 
+pub mod features;
 pub mod figures;
 pub mod methods;
 pub mod output;

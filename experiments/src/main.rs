@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use odelora::problems::{MatrixSensing, MatrixSensingParams};
+use odelora::problems::{
+    ConvexQuadratic, ConvexQuadraticParams, MatrixSensing, MatrixSensingParams, Objective, WidthToy, WidthToyParams,
+};
+use odelora_experiments::features::FeatureChange;
 use odelora_experiments::figures::{ReproduceContext, FIGURES};
 use odelora_experiments::methods::{
     build_method, is_adaptive, method_info, AdaptiveSettings, InitChoice, MethodSettings, METHODS,
@@ -45,10 +48,15 @@ enum Command {
 enum Problem {
     /// Matrix sensing (SPEC §5.1): recover a rank-r* n × n matrix from 5·n·r* measurements.
     Sensing(SensingArgs),
+    /// Strongly convex quadratic (SPEC §5.2): ½ Σ q_ij (W − W*)_ij², q log-uniform in [1, κ_Q].
+    Convex(ConvexArgs),
+    /// Width-scaling toy (SPEC §5.3): f(x) = W x on 4 Gaussian inputs; step η = lr / width.
+    WidthToy(WidthToyArgs),
 }
 
+/// Options every `train` problem shares.
 #[derive(Args)]
-struct SensingArgs {
+struct TrainArgs {
     /// Method (see `odelora list-methods`).
     #[arg(long)]
     method: String,
@@ -72,24 +80,9 @@ struct SensingArgs {
     /// odelora-rk45: end time of the flow.
     #[arg(long, default_value_t = 200.0, allow_negative_numbers = true)]
     t_end: f64,
-    /// Matrix size (n × n).
-    #[arg(long, default_value_t = 50)]
-    n: usize,
-    /// LoRA rank r.
-    #[arg(long, default_value_t = 3)]
-    rank: usize,
-    /// Rank r* of the target (default: the LoRA rank).
+    /// LoRA rank r (default: 3; 2 for the width toy).
     #[arg(long)]
-    true_rank: Option<usize>,
-    /// Condition number of the target.
-    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
-    kappa: f64,
-    /// Number of measurements (default 5·n·r*).
-    #[arg(long)]
-    measurements: Option<usize>,
-    /// Measurement noise standard deviation, in the units of y.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    noise: f64,
+    rank: Option<usize>,
     /// Seed of the instance and the init.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -108,9 +101,61 @@ struct SensingArgs {
     /// AdamW methods: decoupled weight decay.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     weight_decay: f64,
-    /// Write the trajectory here (columns step,evals,time_s,loss,rel_error,balance_gap,h).
+    /// Write the trajectory here (columns step,evals,time_s,loss,rel_error,balance_gap,h;
+    /// the width toy adds df,dz_a).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SensingArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Matrix size (n × n).
+    #[arg(long, default_value_t = 50)]
+    n: usize,
+    /// Rank r* of the target (default: the LoRA rank).
+    #[arg(long)]
+    true_rank: Option<usize>,
+    /// Condition number of the target.
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
+    kappa: f64,
+    /// Number of measurements (default 5·n·r*).
+    #[arg(long)]
+    measurements: Option<usize>,
+    /// Measurement noise standard deviation, in the units of y.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    noise: f64,
+}
+
+#[derive(Args)]
+struct ConvexArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Rows of W.
+    #[arg(long, default_value_t = 30)]
+    m: usize,
+    /// Columns of W.
+    #[arg(long, default_value_t = 30)]
+    n: usize,
+    /// Rank of W* (default: the LoRA rank).
+    #[arg(long)]
+    true_rank: Option<usize>,
+    /// κ_Q: weights q_ij log-uniform in [1, κ_Q] (μ = min q, L = max q).
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
+    kappa_q: f64,
+}
+
+#[derive(Args)]
+struct WidthToyArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Width n of the square weights.
+    #[arg(long, default_value_t = 1024)]
+    width: usize,
+    /// Batch size N.
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
 }
 
 #[derive(Args)]
@@ -156,6 +201,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Train(Problem::Sensing(args)) => train_sensing(&args),
+        Command::Train(Problem::Convex(args)) => train_convex(&args),
+        Command::Train(Problem::WidthToy(args)) => train_width_toy(&args),
         Command::Reproduce(args) => reproduce(&args).map(|()| ExitCode::SUCCESS),
         Command::List => {
             for f in FIGURES {
@@ -177,61 +224,107 @@ fn main() -> ExitCode {
     })
 }
 
+impl TrainArgs {
+    /// Validate the shared options and turn them into method settings, with
+    /// the learning rate multiplied by `lr_scale` (the width toy's 1/n).
+    fn settings(&self, default_rank: usize, lr_scale: f64) -> Result<MethodSettings, ExperimentError> {
+        method_info(&self.method)?;
+        match self.lr {
+            Some(lr) if !(lr.is_finite() && lr > 0.0) => {
+                return Err(ExperimentError::Input(format!("--lr must be positive and finite, got {lr}")));
+            }
+            None if !is_adaptive(&self.method) => {
+                return Err(ExperimentError::Input(format!("--lr is required for {}", self.method)));
+            }
+            _ => {}
+        }
+        if self.steps < 1 {
+            return Err(ExperimentError::Input("--steps must be at least 1".into()));
+        }
+        if self.evals == Some(0) {
+            return Err(ExperimentError::Input("--evals must be at least 1".into()));
+        }
+        Ok(MethodSettings {
+            lr: self.lr.map(|lr| lr * lr_scale),
+            rank: self.rank.unwrap_or(default_rank),
+            init: self.init,
+            alpha: self.alpha,
+            loraplus_ratio: self.loraplus_ratio,
+            riemannian_damping: self.riemannian_damping,
+            weight_decay: self.weight_decay,
+            adaptive: AdaptiveSettings { rtol: self.rtol, atol: self.atol, t_end: self.t_end },
+        })
+    }
+}
+
 fn train_sensing(args: &SensingArgs) -> Result<ExitCode, ExperimentError> {
-    method_info(&args.method)?;
-    match args.lr {
-        Some(lr) if !(lr.is_finite() && lr > 0.0) => {
-            return Err(ExperimentError::Input(format!("--lr must be positive and finite, got {lr}")));
-        }
-        None if !is_adaptive(&args.method) => {
-            return Err(ExperimentError::Input(format!("--lr is required for {}", args.method)));
-        }
-        _ => {}
+    let settings = args.train.settings(3, 1.0)?;
+    if settings.rank == 0 || settings.rank > args.n {
+        return Err(ExperimentError::Input(format!("--rank {} must lie in 1..=n = {}", settings.rank, args.n)));
     }
-    if args.steps < 1 {
-        return Err(ExperimentError::Input("--steps must be at least 1".into()));
-    }
-    if args.evals == Some(0) {
-        return Err(ExperimentError::Input("--evals must be at least 1".into()));
-    }
-    let true_rank = args.true_rank.unwrap_or(args.rank);
-    if args.rank == 0 || args.rank > args.n {
-        return Err(ExperimentError::Input(format!("--rank {} must lie in 1..=n = {}", args.rank, args.n)));
-    }
-    // Open the output first: a bad path fails before any work is done.
-    let mut out = args.out.as_deref().map(AtomicFile::create).transpose()?;
-    let params = MatrixSensingParams {
+    let out = open_output(&args.train)?;
+    let mut objective = MatrixSensing::new(MatrixSensingParams {
         n1: args.n,
         n2: args.n,
-        true_rank,
+        true_rank: args.true_rank.unwrap_or(settings.rank),
         kappa: args.kappa,
         measurements: args.measurements,
         noise: args.noise,
-        seed: args.seed,
-    };
-    let mut objective = MatrixSensing::new(params)?;
-    let adaptive = AdaptiveSettings { rtol: args.rtol, atol: args.atol, t_end: args.t_end };
-    let settings = MethodSettings {
-        lr: args.lr,
-        rank: args.rank,
-        init: args.init,
-        alpha: args.alpha,
-        loraplus_ratio: args.loraplus_ratio,
-        riemannian_damping: args.riemannian_damping,
-        weight_decay: args.weight_decay,
-        adaptive,
-    };
-    let mut method = build_method(&args.method, &settings, &mut objective, args.seed)?;
+        seed: args.train.seed,
+    })?;
+    train(&mut objective, &args.train, &settings, out, None)
+}
+
+fn train_convex(args: &ConvexArgs) -> Result<ExitCode, ExperimentError> {
+    let settings = args.train.settings(3, 1.0)?;
+    let out = open_output(&args.train)?;
+    let mut objective = ConvexQuadratic::new(ConvexQuadraticParams {
+        m: args.m,
+        n: args.n,
+        rank: args.true_rank.unwrap_or(settings.rank),
+        kappa_q: args.kappa_q,
+        seed: args.train.seed,
+    })?;
+    train(&mut objective, &args.train, &settings, out, None)
+}
+
+fn train_width_toy(args: &WidthToyArgs) -> Result<ExitCode, ExperimentError> {
+    // SPEC §5.3: every method steps with η = η0 / n, `--lr` being η0.
+    let settings = args.train.settings(2, 1.0 / args.width.max(1) as f64)?;
+    let out = open_output(&args.train)?;
+    let mut toy =
+        WidthToy::new(WidthToyParams { batch: args.batch, ..WidthToyParams::new(args.width, args.train.seed) })?;
+    let probe = toy.clone();
+    train(&mut toy, &args.train, &settings, out, Some(&probe))
+}
+
+/// Open `--out` before any work, so a bad path fails fast.
+fn open_output(args: &TrainArgs) -> Result<Option<AtomicFile>, ExperimentError> {
+    args.out.as_deref().map(AtomicFile::create).transpose()
+}
+
+/// Train one run, write its rows, print the final line.
+fn train(
+    objective: &mut dyn Objective,
+    args: &TrainArgs,
+    settings: &MethodSettings,
+    mut out: Option<AtomicFile>,
+    width_toy: Option<&WidthToy>,
+) -> Result<ExitCode, ExperimentError> {
+    let mut method = build_method(&args.method, settings, objective, args.seed)?;
+    let features = width_toy.map(|toy| FeatureChange::new(toy, method.as_ref()));
     if let Some(out) = out.as_mut() {
-        out.line("step,evals,time_s,loss,rel_error,balance_gap,h")?;
+        let extra = if features.is_some() { ",df,dz_a" } else { "" };
+        out.line(&format!("step,evals,time_s,loss,rel_error,balance_gap,h{extra}"))?;
     }
     let mut last = None;
     let mut write_error = None;
     let stop = StopRule { steps: args.steps as u64, eval_budget: args.evals };
-    let outcome = run(method.as_mut(), &mut objective, stop, |row| {
-        last = Some(*row);
+    let outcome = run(method.as_mut(), objective, stop, |row, method| {
+        let change = features.as_ref().map(|f| f.measure(method));
+        last = Some((*row, change));
         if let Some(out) = out.as_mut() {
-            let line = format!(
+            let mut line = format!(
                 "{},{},{:.6},{},{},{},{}",
                 row.step,
                 row.evals,
@@ -241,6 +334,9 @@ fn train_sensing(args: &SensingArgs) -> Result<ExitCode, ExperimentError> {
                 optional_float(row.balance_gap),
                 float(row.h)
             );
+            if let Some((df, dz_a)) = change {
+                line.push_str(&format!(",{},{}", float(df), optional_float(dz_a)));
+            }
             if let Err(e) = out.line(&line) {
                 write_error.get_or_insert(e);
             }
@@ -252,13 +348,17 @@ fn train_sensing(args: &SensingArgs) -> Result<ExitCode, ExperimentError> {
     if let Some(out) = out {
         out.commit()?;
     }
-    let last = last.expect("the initial row is always recorded");
+    let (last, change) = last.expect("the initial row is always recorded");
     if let Outcome::Diverged { step } = outcome {
         println!("diverged at step {step}");
         return Ok(ExitCode::from(EXIT_DIVERGED));
     }
+    let features = match change {
+        Some((df, dz_a)) => format!(" df={df:.6e} dz_a={}", dz_a.map_or("none".into(), |v| format!("{v:.6e}"))),
+        None => String::new(),
+    };
     println!(
-        "final step={} evals={} loss={:.6e} rel_error={:.6e} time_s={:.3} stop={}",
+        "final step={} evals={} loss={:.6e} rel_error={:.6e} time_s={:.3}{features} stop={}",
         last.step,
         last.evals,
         last.loss,

@@ -69,7 +69,8 @@ pub struct StopRule {
 /// A loss above this multiple of the initial loss counts as divergence.
 pub const DIVERGENCE_FACTOR: f64 = 1e3;
 
-/// Run `method` on `objective`, calling `on_row` for every recorded row.
+/// Run `method` on `objective`, calling `on_row` for every recorded row
+/// (with the method, for observers that measure more than the row holds).
 ///
 /// Metrics are evaluated after each step without counting as gradient
 /// evaluations and outside the timed region: recording is the observer's
@@ -78,7 +79,7 @@ pub fn run(
     method: &mut dyn Method,
     objective: &mut dyn Objective,
     stop: StopRule,
-    mut on_row: impl FnMut(&Row),
+    mut on_row: impl FnMut(&Row, &dyn Method),
 ) -> Outcome {
     let record = |method: &dyn Method, objective: &mut dyn Objective, step, time_s, h| {
         let metrics = objective.metrics(method.weights());
@@ -93,7 +94,7 @@ pub fn run(
         }
     };
     let first = record(method, objective, 0, 0.0, 0.0);
-    on_row(&first);
+    on_row(&first, method);
     let initial_loss = first.loss;
     let mut elapsed = 0.0;
     for step in 1..=stop.steps {
@@ -110,7 +111,7 @@ pub fn run(
             Err(_) => return Outcome::Diverged { step },
         };
         let row = record(method, objective, step, elapsed, info.h);
-        on_row(&row);
+        on_row(&row, method);
         if !row.loss.is_finite() || (initial_loss > 0.0 && row.loss > DIVERGENCE_FACTOR * initial_loss) {
             return Outcome::Diverged { step };
         }

@@ -8,6 +8,10 @@
 //!
 //! - [`MatrixSensing`] (SPEC §5.1): `L(X) = ½ Σ_k (⟨A_k, X⟩ − y_k)²` for a
 //!   rank-`r*` target with condition number κ, Gaussian measurements.
+//! - [`ConvexQuadratic`] (SPEC §5.2): `L(W) = ½ Σ q_ij (W − W*)_ij²`, strongly
+//!   convex with `μ = min q`, `L = max q`, `rank W* = r`.
+//! - [`WidthToy`] (SPEC §5.3): a linear model `f(x) = W x` on a batch of 4
+//!   Gaussian inputs at width n, for the feature-learning scaling.
 //!
 //! # Example
 //!
@@ -24,12 +28,16 @@
 //! assert_eq!(sensing.metrics(&zero).rel_error, 1.0);
 //! ```
 
+mod convex_quadratic;
 mod matrix_sensing;
 mod objective;
 pub mod random;
+mod width_toy;
 
+pub use convex_quadratic::{ConvexQuadratic, ConvexQuadraticParams};
 pub use matrix_sensing::{MatrixSensing, MatrixSensingParams};
 pub use objective::{Metrics, Objective};
+pub use width_toy::{WidthToy, WidthToyParams};
 
 /// Why a problem could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

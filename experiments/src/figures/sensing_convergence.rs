@@ -99,7 +99,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<(), ExperimentError> {
                 let mut method = build_method(line.method, &settings, &mut objective, seed)?;
                 let mut rows = Vec::new();
                 let stop = StopRule { steps: config.eval_budget, eval_budget: Some(config.eval_budget) };
-                let outcome = run(method.as_mut(), &mut objective, stop, |row| rows.push(*row));
+                let outcome = run(method.as_mut(), &mut objective, stop, |row, _| rows.push(*row));
                 Ok(RunRecord { method: line.method, init: line.init, setting: setting(kappa), lr, seed, rows, outcome })
             });
             for result in results {
