@@ -89,6 +89,10 @@ struct TrainArgs {
     /// Initialization (default: spectral for ODELoRA, lora for LoRA baselines; none for full-*).
     #[arg(long, value_enum)]
     init: Option<InitChoice>,
+    /// ‖B0A0‖₂ of the small or spectral init (default: 1e-3 for small; the gradient's
+    /// scale for spectral, 1e-2 on the width toy).
+    #[arg(long, allow_negative_numbers = true)]
+    init_scale: Option<f64>,
     /// LoRA α (scale s = α/r; default α = r).
     #[arg(long, allow_negative_numbers = true)]
     alpha: Option<f64>,
@@ -248,6 +252,7 @@ impl TrainArgs {
             lr: self.lr.map(|lr| lr * lr_scale),
             rank: self.rank.unwrap_or(default_rank),
             init: self.init,
+            init_scale: self.init_scale,
             alpha: self.alpha,
             loraplus_ratio: self.loraplus_ratio,
             riemannian_damping: self.riemannian_damping,
@@ -290,7 +295,9 @@ fn train_convex(args: &ConvexArgs) -> Result<ExitCode, ExperimentError> {
 
 fn train_width_toy(args: &WidthToyArgs) -> Result<ExitCode, ExperimentError> {
     // SPEC §5.3: every method steps with η = η0 / n, `--lr` being η0.
-    let settings = args.train.settings(2, 1.0 / args.width.max(1) as f64)?;
+    let mut settings = args.train.settings(2, 1.0 / args.width.max(1) as f64)?;
+    // SPEC §5.3: the spectral init is rescaled to ‖B0A0‖₂ = 1e-2 on the toy.
+    settings.init_scale = settings.init_scale.or(Some(1e-2));
     let out = open_output(&args.train)?;
     let mut toy =
         WidthToy::new(WidthToyParams { batch: args.batch, ..WidthToyParams::new(args.width, args.train.seed) })?;

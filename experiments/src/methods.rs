@@ -129,12 +129,13 @@ pub enum InitChoice {
 }
 
 impl InitChoice {
-    /// The manifold crate's init.
-    pub fn init(self) -> Init {
+    /// The manifold crate's init; `scale` sets `‖B0A0‖₂` of the small and
+    /// spectral inits (default 1e-3 and the gradient's own scale).
+    pub fn init(self, scale: Option<f64>) -> Init {
         match self {
             InitChoice::Lora => Init::Lora,
-            InitChoice::Small => Init::SMALL_BALANCED,
-            InitChoice::Spectral => Init::SPECTRAL,
+            InitChoice::Small => scale.map_or(Init::SMALL_BALANCED, |scale| Init::SmallBalanced { scale }),
+            InitChoice::Spectral => Init::Spectral { norm: scale },
         }
     }
 
@@ -176,6 +177,8 @@ pub struct MethodSettings {
     pub rank: usize,
     /// Initialization; `None` for the method's default.
     pub init: Option<InitChoice>,
+    /// Spectral norm `‖B0A0‖₂` of the small or spectral init (`None`: default).
+    pub init_scale: Option<f64>,
     /// LoRA α (`None`: α = r, so s = 1).
     pub alpha: Option<f64>,
     /// LoRA+ ratio η_B / η_A.
@@ -195,6 +198,7 @@ impl MethodSettings {
             lr: Some(lr),
             rank,
             init: None,
+            init_scale: None,
             alpha: None,
             loraplus_ratio: LORAPLUS_DEFAULT_RATIO,
             riemannian_damping: RIEMANNIAN_DEFAULT_DAMPING,
@@ -241,7 +245,7 @@ pub fn build_method(
         let params = FullParams { optimizer: optimizer(adam), lr: lr()? };
         return Ok(Box::new(FullFineTuning::new(name, params, objective)?));
     };
-    let init = settings.init.unwrap_or(default_init).init();
+    let init = settings.init.unwrap_or(default_init).init(settings.init_scale);
     let odelora = |tableau| -> Result<OdeloraParams, ExperimentError> {
         Ok(OdeloraParams { init, ..OdeloraParams::new(tableau, lr()?, settings.rank) })
     };

@@ -76,7 +76,7 @@ mod pair;
 mod symmetric;
 mod trainer;
 
-pub use balance::{balanced_split, check_rank, rebalance};
+pub use balance::{balanced_split, check_rank, rebalance, top_singular_subspace};
 pub use field::{odelora_field, tangent_project, Damping, FieldParams, FieldWorkspace};
 pub use init::{initial_layers, lora_init, preserve_base, small_balanced_init, spectral_init, zeros_like, Init};
 pub use method::{check_step_size, Method, MethodError, StepInfo};
