@@ -229,3 +229,88 @@ proptest! {
         prop_assert!((ratio - want).abs() <= 1e-6 * want, "‖D(T)‖/‖D(0)‖ = {ratio} but e^(−γT) = {want}");
     }
 }
+
+/// `df = rms_k ‖f_T(x_k) − f_0(x_k)‖` after `steps` steps of `method` on the
+/// width toy of width n (seed), every method stepping with η = η0 / n; ODELoRA
+/// starts from the spectral init rescaled to ‖B0A0‖₂ = 1e-2, LoRA-GD from
+/// LoRA's init (SPEC §5.3).
+fn feature_change(width: usize, seed: u64, eta0: f64, odelora: bool, steps: usize) -> f64 {
+    use odelora::baselines::{Lora, LoraParams};
+    use odelora::manifold::Init;
+    use odelora::problems::{WidthToy, WidthToyParams};
+    let mut toy = WidthToy::new(WidthToyParams::new(width, seed)).unwrap();
+    let h = eta0 / width as f64;
+    let mut method: Box<dyn Method> = if odelora {
+        let params = OdeloraParams { init: Init::Spectral { norm: Some(1e-2) }, ..OdeloraParams::new(EULER, h, 2) };
+        Box::new(Odelora::new("odelora-euler", params, &mut toy, seed).unwrap())
+    } else {
+        Box::new(Lora::new("lora-gd", LoraParams::gd(h, 2), &mut toy, seed).unwrap())
+    };
+    let w0 = method.weights()[0].clone();
+    for _ in 0..steps {
+        method.step(&mut toy, None).unwrap();
+    }
+    toy.rms_feature_norm((&method.weights()[0] - &w0).as_ref())
+}
+
+/// Fitted slope of log(median df over `seeds`) against log n, n = 2^7 … 2^11.
+fn width_slope(eta0: f64, first_seed: u64, odelora: bool) -> (f64, Vec<f64>) {
+    use rayon::prelude::*;
+    const SEEDS: u64 = 8;
+    let widths: Vec<usize> = (7..=11).map(|k| 1 << k).collect();
+    let jobs: Vec<(usize, u64)> = widths.iter().flat_map(|&n| (0..SEEDS).map(move |s| (n, first_seed + s))).collect();
+    let dfs: Vec<f64> = jobs.par_iter().map(|&(n, seed)| feature_change(n, seed, eta0, odelora, 10)).collect();
+    let medians: Vec<f64> = dfs.chunks(SEEDS as usize).map(|c| odelora_analysis::stats::median(c).unwrap()).collect();
+    let logs = |v: Vec<f64>| v.into_iter().map(f64::ln).collect::<Vec<_>>();
+    let x = logs(widths.iter().map(|&n| n as f64).collect());
+    let slope = odelora_analysis::rates::fit_line(&x, &logs(medians.clone())).unwrap().slope;
+    (slope, medians)
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// **Stable feature learning** (SPEC §5.3, at its η0 = 0.5, T = 10). On
+    /// the width toy with η = η0/n (the scaling under which full fine-tuning's
+    /// feature change is Θ(1)), the feature change df of ODELoRA-Euler (median
+    /// of 8 seeds per width) does not depend on the width: fitted log–log slope
+    /// within ±0.2 of 0 over n = 2^7 … 2^11, because ODELoRA moves W = BA along
+    /// the projected full-fine-tuning direction, whose size does not depend on
+    /// how W is factored. Random per case: the block of 8 seeds.
+    #[test]
+    #[ignore = "contradicted in 7 of 48 blocks of 8 seeds: ODELoRA slope median −0.091, range −0.329 … +0.019 \
+                (full-gd on the same toy: median −0.03, range −0.146 … +0.090 over 16 blocks); \
+                first failing block here: seeds 567315–567322, slope −0.216, median df 0.934, 0.638, 0.652, 0.452, 0.524"]
+    fn odelora_feature_change_does_not_depend_on_width(first_seed in 0u64..1_000_000) {
+        let (ode, ode_df) = width_slope(0.5, first_seed, true);
+        prop_assert!(ode.abs() <= 0.2, "ODELoRA slope {ode:.3}, median df {ode_df:?}");
+    }
+
+    /// The other half of the claim: LoRA-GD with one learning rate, from
+    /// B = 0, moves W by terms of order ‖A‖² ~ r/n, so its feature change
+    /// vanishes with width: slope clearly negative (< −0.5; measured −1.37 …
+    /// −0.71 over 48 blocks of 8 seeds).
+    #[test]
+    fn lora_feature_change_vanishes_with_width(first_seed in 0u64..1_000_000) {
+        let (lora, lora_df) = width_slope(0.5, first_seed, false);
+        prop_assert!(lora < -0.5, "LoRA-GD slope {lora:.3}, median df {lora_df:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// The same claim over a range of step sizes η0 ∈ [0.1, 1] (log-uniform),
+    /// a stronger statement than SPEC §5.3 makes. It does not hold at the top
+    /// of the range: see the ignore reason.
+    #[test]
+    #[ignore = "contradicted at η0 = 1.0: ODELoRA slope −0.235 (median df 1.103, 0.942, 0.938, 0.658, 0.584 \
+                at n = 128 … 2048, seeds 841880–841887); 4 random η0 < 1 passed before shrinking"]
+    fn feature_learning_is_stable_for_every_step_size(log_eta0 in (0.1f64).ln()..=(1.0f64).ln(), first_seed in 0u64..1_000_000) {
+        let eta0 = log_eta0.exp();
+        let (ode, ode_df) = width_slope(eta0, first_seed, true);
+        prop_assert!(ode.abs() <= 0.2, "ODELoRA slope {ode:.3} at η0 = {eta0:.3}, median df {ode_df:?}");
+        let (lora, lora_df) = width_slope(eta0, first_seed, false);
+        prop_assert!(lora < -0.5, "LoRA-GD slope {lora:.3} at η0 = {eta0:.3}, median df {lora_df:?}");
+    }
+}

@@ -239,3 +239,32 @@ fn every_method_trains_from_its_default_init() {
         "no --init",
     );
 }
+
+/// The width toy reports the feature changes since step 0, and at width 4096
+/// runs comfortably (SPEC §5.3 widths go up to 2^12).
+#[test]
+fn width_toy_reports_feature_changes() {
+    let out = odelora_line("train width-toy --width 4096 --method odelora-euler --lr 0.5 --steps 10");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let field = |name: &str| -> f64 {
+        stdout
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} in {stdout}"))
+            .parse()
+            .unwrap()
+    };
+    let (df, dz_a) = (field("df="), field("dz_a="));
+    assert!(df > 0.1 && df < 10.0 && dz_a > 0.0, "df {df}, dz_a {dz_a}");
+    let out = odelora_line("train width-toy --width 256 --method full-gd --lr 0.5 --steps 3");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dz_a=none"), "full fine-tuning has no A");
+}
+
+#[test]
+fn convex_problem_trains() {
+    let out =
+        odelora_line("train convex --method odelora-euler --lr 0.1 --steps 300 --m 12 --n 9 --rank 2 --kappa-q 5");
+    assert!(final_rel_error(&out) < 1e-10);
+    assert_one_line_error(&["train", "convex", "--method", "lora-gd", "--lr", "0.1", "--kappa-q", "0.5"], "κ_Q");
+}
