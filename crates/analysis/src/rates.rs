@@ -26,6 +26,26 @@ pub struct LineFit {
     pub slope_std_error: f64,
 }
 
+impl LineFit {
+    /// Two-sided 95% confidence interval of the slope from the Student t
+    /// distribution with `points − 2` degrees of freedom (`points` is the
+    /// number of pairs fitted); `None` with fewer than three points.
+    pub fn slope_interval_95(&self, points: usize) -> Option<(f64, f64)> {
+        let half = student_t_975(points.checked_sub(2).filter(|&d| d > 0)?) * self.slope_std_error;
+        Some((self.slope - half, self.slope + half))
+    }
+}
+
+/// The 0.975 quantile of Student's t with `dof ≥ 1` degrees of freedom
+/// (tabulated to 3 decimals for dof ≤ 30, then the normal's 1.960).
+fn student_t_975(dof: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    TABLE.get(dof - 1).copied().unwrap_or(1.960)
+}
+
 /// Ordinary least squares on `(x, y)` pairs; `None` with fewer than two
 /// points, a constant `x`, or non-finite values.
 pub fn fit_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
@@ -107,6 +127,16 @@ mod tests {
         assert!((f.slope - 1.98).abs() < 1e-12);
         assert!(f.r_squared > 0.99 && f.slope_std_error > 0.0);
         assert!(fit_line(&[1.0, 1.0], &[0.0, 1.0]).is_none());
+        // 95% interval: slope ± t(0.975, 2 dof) · SE, SE = √(SSE/(n−2)/Sxx).
+        let sse: f64 = x.iter().zip(&y).map(|(a, b)| (b - f.intercept - f.slope * a).powi(2)).sum();
+        let se = (sse / 2.0 / 5.0).sqrt();
+        assert!((f.slope_std_error - se).abs() < 1e-14);
+        let (lo, hi) = f.slope_interval_95(4).unwrap();
+        assert!((hi - f.slope - 4.303 * se).abs() < 1e-12 && (f.slope - lo - 4.303 * se).abs() < 1e-12);
+        assert!(f.slope_interval_95(2).is_none());
+        // An exact line has a zero-width interval.
+        let exact = fit_line(&x, &[1.0, 3.0, 5.0, 7.0]).unwrap();
+        assert_eq!(exact.slope_interval_95(4), Some((2.0, 2.0)));
         assert!(fit_contraction(&[0.0], &[1.0], 0.1, 10.0).is_none());
     }
 }
