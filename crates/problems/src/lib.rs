@@ -31,6 +31,7 @@
 mod convex_quadratic;
 mod matrix_sensing;
 mod objective;
+pub mod pinn;
 pub mod random;
 mod width_toy;
 

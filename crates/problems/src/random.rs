@@ -18,6 +18,10 @@ pub mod stream {
     pub const MEASUREMENTS: u64 = 3;
     /// Measurement noise.
     pub const NOISE: u64 = 4;
+    /// Collocation points of a PINN.
+    pub const COLLOCATION: u64 = 5;
+    /// Initial weights of a network (Glorot).
+    pub const NETWORK: u64 = 6;
     /// Initialization of a method's trainable parameters.
     pub const INIT: u64 = 16;
 }
