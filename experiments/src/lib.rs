@@ -6,6 +6,8 @@ pub mod features;
 pub mod figures;
 pub mod methods;
 pub mod output;
+pub mod pinn;
+pub mod progress;
 pub mod training;
 
 use std::path::Path;

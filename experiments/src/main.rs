@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use odelora::problems::pinn::{Architecture, BurgersReference, PdeKind, PinnParams};
 use odelora::problems::{
     ConvexQuadratic, ConvexQuadraticParams, MatrixSensing, MatrixSensingParams, Objective, WidthToy, WidthToyParams,
 };
@@ -12,7 +13,9 @@ use odelora_experiments::figures::{ReproduceContext, FIGURES};
 use odelora_experiments::methods::{
     build_method, is_adaptive, method_info, AdaptiveSettings, InitChoice, MethodSettings, METHODS,
 };
-use odelora_experiments::output::{float, optional_float, AtomicFile};
+use odelora_experiments::output::{float, optional_float, write_csv, AtomicFile};
+use odelora_experiments::pinn::{fine_tuning_problem, pretrained_network, Pretraining};
+use odelora_experiments::progress::progress_bar;
 use odelora_experiments::training::{run, Outcome, StopRule};
 use odelora_experiments::ExperimentError;
 
@@ -42,6 +45,23 @@ enum Command {
     List,
     /// List the training methods.
     ListMethods,
+    /// Write a reference solution on its published grid.
+    #[command(subcommand)]
+    Reference(ReferenceProblem),
+}
+
+#[derive(Subcommand)]
+enum ReferenceProblem {
+    /// Viscous Burgers (Cole–Hopf integral) on x = linspace(−1, 1, 256), t = 0, 0.01, …, 0.99;
+    /// CSV columns x,t,u (t outer, x inner).
+    Burgers {
+        /// Viscosity ν.
+        #[arg(long, allow_negative_numbers = true, default_value_t = 0.01 / std::f64::consts::PI)]
+        nu: f64,
+        /// Output CSV.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -52,6 +72,9 @@ enum Problem {
     Convex(ConvexArgs),
     /// Width-scaling toy (SPEC §5.3): f(x) = W x on 4 Gaussian inputs; step η = lr / width.
     WidthToy(WidthToyArgs),
+    /// PINN fine-tuning (SPEC §5.4): pretrain on the source PDE parameter (cached), then
+    /// train LoRA adapters on every hidden-to-hidden weight at the target parameter.
+    Pinn(PinnArgs),
 }
 
 /// Options every `train` problem shares.
@@ -163,6 +186,34 @@ struct WidthToyArgs {
 }
 
 #[derive(Args)]
+struct PinnArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// PDE: convection (β 10 → 20), reaction (ρ 3 → 5), burgers (ν 0.02/π → 0.01/π),
+    /// helmholtz (a₂ 2 → 4).
+    #[arg(long)]
+    pde: String,
+    /// Units per hidden layer.
+    #[arg(long, default_value_t = 50)]
+    width: usize,
+    /// Hidden layers (LoRA adapts the depth − 1 hidden-to-hidden weights).
+    #[arg(long, default_value_t = 4)]
+    depth: usize,
+    /// Interior collocation points (initial and boundary terms: a quarter as many each).
+    #[arg(long, default_value_t = 2000)]
+    points: usize,
+    /// Adam steps of pretraining on all weights at the source parameter (cached).
+    #[arg(long, default_value_t = 5000)]
+    pretrain_steps: u64,
+    /// Adam learning rate of pretraining.
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    pretrain_lr: f64,
+    /// Folder of the pretrained-network cache.
+    #[arg(long, default_value = "results/cache")]
+    cache_dir: PathBuf,
+}
+
+#[derive(Args)]
 struct ReproduceArgs {
     /// The CI-sized preset.
     #[arg(long)]
@@ -207,6 +258,8 @@ fn main() -> ExitCode {
         Command::Train(Problem::Sensing(args)) => train_sensing(&args),
         Command::Train(Problem::Convex(args)) => train_convex(&args),
         Command::Train(Problem::WidthToy(args)) => train_width_toy(&args),
+        Command::Train(Problem::Pinn(args)) => train_pinn(&args),
+        Command::Reference(ReferenceProblem::Burgers { nu, out }) => write_burgers_reference(nu, &out),
         Command::Reproduce(args) => reproduce(&args).map(|()| ExitCode::SUCCESS),
         Command::List => {
             for f in FIGURES {
@@ -258,6 +311,7 @@ impl TrainArgs {
             riemannian_damping: self.riemannian_damping,
             weight_decay: self.weight_decay,
             adaptive: AdaptiveSettings { rtol: self.rtol, atol: self.atol, t_end: self.t_end },
+            preserve_base: false,
         })
     }
 }
@@ -303,6 +357,58 @@ fn train_width_toy(args: &WidthToyArgs) -> Result<ExitCode, ExperimentError> {
         WidthToy::new(WidthToyParams { batch: args.batch, ..WidthToyParams::new(args.width, args.train.seed) })?;
     let probe = toy.clone();
     train(&mut toy, &args.train, &settings, out, Some(&probe))
+}
+
+fn train_pinn(args: &PinnArgs) -> Result<ExitCode, ExperimentError> {
+    let mut settings = args.train.settings(4, 1.0)?;
+    // SPEC §5.4: the adapted network starts equal to the pretrained one.
+    settings.preserve_base = true;
+    let pde = PdeKind::from_name(&args.pde)?;
+    if args.depth < 2 {
+        return Err(ExperimentError::Input(format!(
+            "--depth {} leaves no hidden-to-hidden weight to adapt: use --depth 2 or more",
+            args.depth
+        )));
+    }
+    if !(args.pretrain_lr.is_finite() && args.pretrain_lr > 0.0) {
+        return Err(ExperimentError::Input(format!("--pretrain-lr must be positive, got {}", args.pretrain_lr)));
+    }
+    if settings.rank == 0 || settings.rank > args.width {
+        return Err(ExperimentError::Input(format!("--rank {} must lie in 1..=width = {}", settings.rank, args.width)));
+    }
+    let out = open_output(&args.train)?;
+    let source = PinnParams {
+        pde,
+        parameter: pde.source_parameter(),
+        architecture: Architecture { depth: args.depth, width: args.width },
+        points: args.points,
+        seed: args.train.seed,
+    };
+    let pretraining = Pretraining { steps: args.pretrain_steps, lr: args.pretrain_lr };
+    let start = std::time::Instant::now();
+    let bar = progress_bar(args.pretrain_steps, &format!("pretraining {} (Adam)", pde.name()));
+    let pretrained = pretrained_network(&source, pretraining, &args.cache_dir, |done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "pretrained {} at {} = {:.6}: loss={:.6e} rel_error={:.6e} ({})",
+        pde.name(),
+        pde.parameter_name(),
+        source.parameter,
+        pretrained.loss,
+        pretrained.rel_error,
+        if pretrained.cached { "from cache".to_string() } else { format!("{:.1} s", start.elapsed().as_secs_f64()) }
+    );
+    let mut objective = fine_tuning_problem(&source, pde.target_parameter(), pretrained.network)?;
+    train(&mut objective, &args.train, &settings, out, None)
+}
+
+fn write_burgers_reference(nu: f64, out: &std::path::Path) -> Result<ExitCode, ExperimentError> {
+    let reference = BurgersReference::new(nu)?;
+    let (xs, ts) = BurgersReference::published_grid();
+    let values = reference.grid(&xs, &ts);
+    let rows = ts.iter().flat_map(|t| xs.iter().map(move |x| (*x, *t))).zip(values);
+    write_csv(out, "x,t,u", rows.map(|((x, t), u)| format!("{},{},{}", float(x), float(t), float(u))))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Open `--out` before any work, so a bad path fails fast.

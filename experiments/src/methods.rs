@@ -189,6 +189,9 @@ pub struct MethodSettings {
     pub weight_decay: f64,
     /// Adaptive integration settings (used by adaptive methods only).
     pub adaptive: AdaptiveSettings,
+    /// Shift `W0` so the adapted model starts equal to the pretrained one
+    /// (fine-tuning; SPEC §2 `preserve_base`).
+    pub preserve_base: bool,
 }
 
 impl MethodSettings {
@@ -204,6 +207,7 @@ impl MethodSettings {
             riemannian_damping: RIEMANNIAN_DEFAULT_DAMPING,
             weight_decay: 0.0,
             adaptive: AdaptiveSettings::default(),
+            preserve_base: false,
         }
     }
 }
@@ -247,7 +251,11 @@ pub fn build_method(
     };
     let init = settings.init.unwrap_or(default_init).init(settings.init_scale);
     let odelora = |tableau| -> Result<OdeloraParams, ExperimentError> {
-        Ok(OdeloraParams { init, ..OdeloraParams::new(tableau, lr()?, settings.rank) })
+        Ok(OdeloraParams {
+            init,
+            preserve_base: settings.preserve_base,
+            ..OdeloraParams::new(tableau, lr()?, settings.rank)
+        })
     };
     let method: Box<dyn Method> = match info.kind {
         MethodKind::OdeloraEuler => Box::new(Odelora::new(name, odelora(EULER)?, objective, seed)?),
@@ -255,11 +263,21 @@ pub fn build_method(
         MethodKind::OdeloraRk45 => {
             let a = settings.adaptive;
             let step = StepControl::Adaptive { rtol: a.rtol, atol: a.atol, h0: settings.lr, t_end: a.t_end };
-            let params = OdeloraParams { step, init, ..OdeloraParams::adaptive(a.rtol, a.atol, settings.rank) };
+            let params = OdeloraParams {
+                step,
+                init,
+                preserve_base: settings.preserve_base,
+                ..OdeloraParams::adaptive(a.rtol, a.atol, settings.rank)
+            };
             Box::new(Odelora::new(name, params, objective, seed)?)
         }
         MethodKind::Lora { family, adam } => {
-            let mut params = LoraParams { optimizer: optimizer(adam), init, ..LoraParams::gd(lr()?, settings.rank) };
+            let mut params = LoraParams {
+                optimizer: optimizer(adam),
+                init,
+                preserve_base: settings.preserve_base,
+                ..LoraParams::gd(lr()?, settings.rank)
+            };
             if let Some(alpha) = settings.alpha {
                 params.alpha = alpha;
             }

@@ -1,5 +1,5 @@
-//! The `odelora train sensing` command as a user runs it: the walking
-//! skeleton's acceptance numbers over seeds 1–5, bad input, divergence.
+//! The `odelora train` commands as a user runs them: the walking skeleton's
+//! acceptance numbers over seeds 1–5, bad input, divergence, every problem.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -267,4 +267,115 @@ fn convex_problem_trains() {
         odelora_line("train convex --method odelora-euler --lr 0.1 --steps 300 --m 12 --n 9 --rank 2 --kappa-q 5");
     assert!(final_rel_error(&out) < 1e-10);
     assert_one_line_error(&["train", "convex", "--method", "lora-gd", "--lr", "0.1", "--kappa-q", "0.5"], "κ_Q");
+}
+
+/// A tiny PINN run (3 × 8 network, 40 points, 30 pretraining steps) with its
+/// own cache folder.
+fn tiny_pinn(pde: &str, method: &str, lr: &str, extra: &str, cache: &std::path::Path) -> Output {
+    odelora_line(&format!(
+        "train pinn --pde {pde} --method {method} --lr {lr} --steps 3 --rank 2 --depth 3 --width 8 --points 40 \
+         --pretrain-steps 30 --cache-dir {} {extra}",
+        cache.display()
+    ))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("odelora-{name}-{}", std::process::id()))
+}
+
+/// Every method fine-tunes every PDE without a panic; the first run of a
+/// PDE pretrains and caches, the others reuse the cache.
+#[test]
+fn every_method_fine_tunes_every_pde() {
+    let cache = temp_dir("pinn-cache");
+    let methods = [
+        "odelora-euler",
+        "odelora-rk4",
+        "odelora-rk45",
+        "lora-gd",
+        "lora-adam",
+        "loraplus-gd",
+        "loraplus-adam",
+        "riemannian-gd",
+        "riemannian-adam",
+        "full-gd",
+        "full-adam",
+    ];
+    for pde in ["convection", "reaction", "burgers", "helmholtz"] {
+        for (k, method) in methods.iter().enumerate() {
+            let out = tiny_pinn(pde, method, "1e-3", "", &cache);
+            let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(out.status.success() || out.status.code() == Some(3), "{pde} {method}: {stdout} {stderr}");
+            assert!(!stderr.contains("panicked"), "{pde} {method}: {stderr}");
+            assert!(stderr.contains(if k == 0 { " s)" } else { "from cache" }), "{pde} {method}: {stderr}");
+        }
+    }
+    std::fs::remove_dir_all(cache).unwrap();
+}
+
+/// The adapted network starts equal to the pretrained one for every init
+/// (preserve_base), so step 0 of every method has the same loss.
+#[test]
+fn fine_tuning_starts_from_the_pretrained_network() {
+    let cache = temp_dir("pinn-start");
+    let path = temp_dir("pinn-start.csv");
+    let mut first_losses = Vec::new();
+    for method in ["odelora-euler", "lora-gd", "full-gd"] {
+        let out = tiny_pinn("burgers", method, "1e-3", &format!("--out {}", path.display()), &cache);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let row0 = text.lines().nth(1).unwrap().split(',').nth(3).unwrap().parse::<f64>().unwrap();
+        first_losses.push(row0);
+    }
+    for loss in &first_losses {
+        assert!((loss - first_losses[0]).abs() <= 1e-12 * first_losses[0], "{first_losses:?}");
+    }
+    std::fs::remove_dir_all(cache).unwrap();
+    std::fs::remove_file(path).unwrap();
+}
+
+/// With a frozen output layer the loss of a tanh network is bounded: too
+/// large a step saturates the hidden units (the loss stalls, it does not
+/// grow 1000-fold). A step that overflows the weights is non-finite, and
+/// that run stops as diverged.
+#[test]
+fn pinn_divergence_stops_and_keeps_rows() {
+    let cache = temp_dir("pinn-diverge");
+    let path = temp_dir("pinn-diverge.csv");
+    let out = tiny_pinn("helmholtz", "full-gd", "1e308", &format!("--out {}", path.display()), &cache);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.lines().last().unwrap().starts_with("diverged at step "), "{stdout}");
+    assert!(std::fs::read_to_string(&path).unwrap().lines().count() >= 2);
+    std::fs::remove_dir_all(cache).unwrap();
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn pinn_bad_input_is_a_one_line_error() {
+    let base = ["train", "pinn", "--method", "lora-adam", "--lr", "1e-3", "--steps", "2", "--pretrain-steps", "1"];
+    let with = |extra: &[&'static str]| base.iter().copied().chain(extra.iter().copied()).collect::<Vec<_>>();
+    assert_one_line_error(&with(&["--pde", "heat"]), "unknown PDE 'heat'");
+    assert_one_line_error(&with(&["--pde", "burgers", "--rank", "60"]), "--rank 60");
+    assert_one_line_error(&with(&["--pde", "burgers", "--depth", "1", "--width", "5"]), "hidden-to-hidden");
+    assert_one_line_error(&with(&["--pde", "burgers", "--points", "2"]), "collocation points");
+    assert_one_line_error(&with(&["--pde", "burgers", "--pretrain-lr", "0"]), "--pretrain-lr");
+}
+
+/// `odelora reference burgers` writes the published grid, t outer, x inner.
+#[test]
+fn burgers_reference_is_written_on_the_published_grid() {
+    let path = temp_dir("burgers.csv");
+    let out = odelora_line(&format!("reference burgers --out {}", path.display()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "x,t,u");
+    assert_eq!(lines.len(), 1 + 256 * 100);
+    let row = |k: usize| lines[1 + k].split(',').map(|v| v.parse::<f64>().unwrap()).collect::<Vec<_>>();
+    assert_eq!(row(0)[..2], [-1.0, 0.0]);
+    assert_eq!(row(255)[..2], [1.0, 0.0]);
+    assert!((row(256)[1] - 0.01).abs() < 1e-15);
+    std::fs::remove_file(path).unwrap();
+    assert_one_line_error(&["reference", "burgers", "--nu", "-1", "--out", "x.csv"], "viscosity");
 }

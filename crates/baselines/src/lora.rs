@@ -4,8 +4,8 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use odelora_manifold::{
-    check_step_size, initial_layers, zeros_like, Init, LoraPair, ManifoldError, Method, MethodError, StepInfo,
-    SymmetricEigen,
+    check_step_size, initial_layers, preserve_base, zeros_like, Init, LoraPair, ManifoldError, Method, MethodError,
+    StepInfo, SymmetricEigen,
 };
 use odelora_problems::Objective;
 
@@ -44,6 +44,10 @@ pub struct LoraParams {
     pub alpha: f64,
     /// Initialization; default [`Init::Lora`].
     pub init: Init,
+    /// Shift `W0` by `−s·B0·A0` so the adapted model starts equal to the
+    /// pretrained one (fine-tuning from a non-zero init; a no-op for LoRA's
+    /// `B = 0`).
+    pub preserve_base: bool,
 }
 
 impl LoraParams {
@@ -57,6 +61,7 @@ impl LoraParams {
             rank,
             alpha: rank as f64,
             init: Init::Lora,
+            preserve_base: false,
         }
     }
 
@@ -129,7 +134,12 @@ impl Lora {
                 pair.a *= f;
             }
         }
-        let base = objective.base_weights().to_vec();
+        let mut base = objective.base_weights().to_vec();
+        if params.preserve_base {
+            for (w0, pair) in base.iter_mut().zip(&layers) {
+                preserve_base(w0, pair, params.scale());
+            }
+        }
         let weights = zeros_like(&base);
         let workspaces = layers
             .iter()
