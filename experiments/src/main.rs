@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use odelora::manifold::FieldParams;
 use odelora::problems::pinn::{Architecture, BurgersReference, PdeKind, PinnParams};
 use odelora::problems::{
     ConvexQuadratic, ConvexQuadraticParams, MatrixSensing, MatrixSensingParams, Objective, WidthToy, WidthToyParams,
@@ -93,6 +94,10 @@ struct TrainArgs {
     /// Gradient-evaluation budget: no step is started that would exceed it.
     #[arg(long)]
     evals: Option<u64>,
+    /// Write a CSV row every this many steps (and the first and last); the
+    /// metrics of a row can cost more than a step (PINN test-grid error).
+    #[arg(long, default_value_t = 1)]
+    record_every: u64,
     /// odelora-rk45: relative tolerance of the local error. Once converged the
     /// error plateaus at a level proportional to it (0.005–0.04 × rtol on matrix sensing).
     #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
@@ -230,6 +235,13 @@ struct ReproduceArgs {
     /// Folder for the rendered figures.
     #[arg(long, default_value = "paper-figures")]
     figures_dir: PathBuf,
+    /// Redo figures whose outputs exist for the same configuration.
+    #[arg(long)]
+    force: bool,
+    /// TOML file with one table per figure id whose keys replace the preset's
+    /// (e.g. `[sensing-convergence]` `seeds = [0, 1]`).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -298,6 +310,9 @@ impl TrainArgs {
         if self.steps < 1 {
             return Err(ExperimentError::Input("--steps must be at least 1".into()));
         }
+        if self.record_every == 0 {
+            return Err(ExperimentError::Input("--record-every must be at least 1".into()));
+        }
         if self.evals == Some(0) {
             return Err(ExperimentError::Input("--evals must be at least 1".into()));
         }
@@ -312,6 +327,8 @@ impl TrainArgs {
             weight_decay: self.weight_decay,
             adaptive: AdaptiveSettings { rtol: self.rtol, atol: self.atol, t_end: self.t_end },
             preserve_base: false,
+            field: FieldParams::default(),
+            rebalance_every: None,
         })
     }
 }
@@ -432,7 +449,7 @@ fn train(
     }
     let mut last = None;
     let mut write_error = None;
-    let stop = StopRule { steps: args.steps as u64, eval_budget: args.evals };
+    let stop = StopRule::new(args.steps as u64, args.evals).recording_every(args.record_every);
     let outcome = run(method.as_mut(), objective, stop, |row, method| {
         let change = features.as_ref().map(|f| f.measure(method));
         last = Some((*row, change));
@@ -483,12 +500,6 @@ fn train(
 }
 
 fn reproduce(args: &ReproduceArgs) -> Result<(), ExperimentError> {
-    for id in &args.only {
-        if !FIGURES.iter().any(|f| f.id == id) {
-            let known: Vec<&str> = FIGURES.iter().map(|f| f.id).collect();
-            return Err(ExperimentError::Input(format!("unknown figure id '{id}' (known: {})", known.join(", "))));
-        }
-    }
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = args.threads {
         if n == 0 {
@@ -497,15 +508,21 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), ExperimentError> {
         pool = pool.num_threads(n);
     }
     let pool = pool.build().map_err(|e| ExperimentError::Input(format!("cannot start threads: {e}")))?;
+    let overrides = match &args.config {
+        None => toml::Table::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ExperimentError::Input(format!("cannot read --config {}: {e}", path.display())))?;
+            text.parse::<toml::Table>()
+                .map_err(|e| ExperimentError::Input(format!("--config {}: {}", path.display(), e.message())))?
+        }
+    };
     let ctx = ReproduceContext {
         results_dir: args.results_dir.clone(),
         figures_dir: args.figures_dir.clone(),
         quick: args.quick,
+        force: args.force,
+        overrides,
     };
-    for figure in FIGURES.iter().filter(|f| args.only.is_empty() || args.only.iter().any(|id| id == f.id)) {
-        let start = std::time::Instant::now();
-        pool.install(|| (figure.make)(&ctx))?;
-        eprintln!("{}: done in {:.1} s", figure.id, start.elapsed().as_secs_f64());
-    }
-    Ok(())
+    pool.install(|| odelora_experiments::figures::reproduce(&ctx, &args.only))
 }

@@ -6,7 +6,7 @@ use odelora::baselines::{
     RIEMANNIAN_DEFAULT_DAMPING,
 };
 use odelora::integrators::{EULER, RK4};
-use odelora::manifold::{Init, Method, Odelora, OdeloraParams, StepControl};
+use odelora::manifold::{FieldParams, Init, Method, Odelora, OdeloraParams, StepControl};
 use odelora::problems::Objective;
 
 use crate::ExperimentError;
@@ -118,7 +118,8 @@ pub const METHODS: &[MethodInfo] = &[
 ];
 
 /// The initializations the command line offers (SPEC §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum InitChoice {
     /// Standard LoRA init: A ~ U(−1/√n, 1/√n), B = 0.
     Lora,
@@ -129,6 +130,9 @@ pub enum InitChoice {
 }
 
 impl InitChoice {
+    /// Every init.
+    pub const ALL: [InitChoice; 3] = [InitChoice::Lora, InitChoice::Small, InitChoice::Spectral];
+
     /// The manifold crate's init; `scale` sets `‖B0A0‖₂` of the small and
     /// spectral inits (default 1e-3 and the gradient's own scale).
     pub fn init(self, scale: Option<f64>) -> Init {
@@ -192,6 +196,11 @@ pub struct MethodSettings {
     /// Shift `W0` so the adapted model starts equal to the pretrained one
     /// (fine-tuning; SPEC §2 `preserve_base`).
     pub preserve_base: bool,
+    /// ODELoRA's field: damping δ of the Gram inverses and balance
+    /// stabilisation γ (default: relative δ = 1e-12, γ = 0).
+    pub field: FieldParams,
+    /// ODELoRA: rebalance (QR + SVD retraction) every this many steps.
+    pub rebalance_every: Option<u64>,
 }
 
 impl MethodSettings {
@@ -208,6 +217,8 @@ impl MethodSettings {
             weight_decay: 0.0,
             adaptive: AdaptiveSettings::default(),
             preserve_base: false,
+            field: FieldParams::default(),
+            rebalance_every: None,
         }
     }
 }
@@ -254,6 +265,8 @@ pub fn build_method(
         Ok(OdeloraParams {
             init,
             preserve_base: settings.preserve_base,
+            field: settings.field,
+            rebalance_every: settings.rebalance_every,
             ..OdeloraParams::new(tableau, lr()?, settings.rank)
         })
     };
@@ -267,6 +280,8 @@ pub fn build_method(
                 step,
                 init,
                 preserve_base: settings.preserve_base,
+                field: settings.field,
+                rebalance_every: settings.rebalance_every,
                 ..OdeloraParams::adaptive(a.rtol, a.atol, settings.rank)
             };
             Box::new(Odelora::new(name, params, objective, seed)?)

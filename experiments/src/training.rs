@@ -57,13 +57,30 @@ impl Outcome {
     }
 }
 
-/// When to stop.
+/// When to stop, and which steps to record.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StopRule {
     /// Maximum number of steps.
     pub steps: u64,
     /// Maximum gradient evaluations (a step that would exceed it is not taken).
     pub eval_budget: Option<u64>,
+    /// Record every this many steps (and always the initial and the last
+    /// step). Recording evaluates the metrics, which for a PINN (the test-grid
+    /// error) costs more than a gradient; the loss-increase test of
+    /// divergence then looks at recorded steps only.
+    pub record_every: u64,
+}
+
+impl StopRule {
+    /// At most `steps` steps and `eval_budget` evaluations, every step recorded.
+    pub fn new(steps: u64, eval_budget: Option<u64>) -> Self {
+        Self { steps, eval_budget, record_every: 1 }
+    }
+
+    /// Record every `k`-th step only (k ≥ 1).
+    pub fn recording_every(self, k: u64) -> Self {
+        Self { record_every: k.max(1), ..self }
+    }
 }
 
 /// A loss above this multiple of the initial loss counts as divergence.
@@ -97,6 +114,9 @@ pub fn run(
     on_row(&first, method);
     let initial_loss = first.loss;
     let mut elapsed = 0.0;
+    // The last step taken but not recorded, with its step size.
+    let mut pending = None;
+    let mut outcome = Outcome::Completed;
     for step in 1..=stop.steps {
         let max_evals = stop.eval_budget.map(|b| b.saturating_sub(method.evals()));
         let start = Instant::now();
@@ -104,17 +124,34 @@ pub fn run(
         elapsed += start.elapsed().as_secs_f64();
         let info = match result {
             Ok(info) => info,
-            Err(MethodError::BudgetExhausted) => return Outcome::Budget,
-            Err(MethodError::EndTimeReached) => return Outcome::Reached,
-            Err(MethodError::StepTooSmall) => return Outcome::StepTooSmall,
-            // A non-finite iterate, or any other numerical breakdown of a step.
-            Err(_) => return Outcome::Diverged { step },
+            Err(e) => {
+                outcome = match e {
+                    MethodError::BudgetExhausted => Outcome::Budget,
+                    MethodError::EndTimeReached => Outcome::Reached,
+                    MethodError::StepTooSmall => Outcome::StepTooSmall,
+                    // A non-finite iterate, or any other numerical breakdown of a step.
+                    _ => return Outcome::Diverged { step },
+                };
+                break;
+            }
         };
+        if step % stop.record_every != 0 && step != stop.steps {
+            pending = Some((step, info.h));
+            continue;
+        }
+        pending = None;
         let row = record(method, objective, step, elapsed, info.h);
         on_row(&row, method);
         if !row.loss.is_finite() || (initial_loss > 0.0 && row.loss > DIVERGENCE_FACTOR * initial_loss) {
             return Outcome::Diverged { step };
         }
     }
-    Outcome::Completed
+    if let Some((step, h)) = pending {
+        let row = record(method, objective, step, elapsed, h);
+        on_row(&row, method);
+        if !row.loss.is_finite() || (initial_loss > 0.0 && row.loss > DIVERGENCE_FACTOR * initial_loss) {
+            return Outcome::Diverged { step };
+        }
+    }
+    outcome
 }

@@ -10,6 +10,7 @@
 //! - [`plot`]: a [`plot::Figure`] of panels with median lines and IQR bands,
 //!   rendered to SVG and PNG with a bundled font (DejaVu Sans, Bitstream
 //!   Vera licence in `assets/`).
+//! - [`table`]: column tables written as Parquet (polars).
 //!
 //! # Example
 //!
@@ -21,6 +22,7 @@
 pub mod plot;
 pub mod rates;
 pub mod stats;
+pub mod table;
 
 /// Why an analysis step failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,9 @@ pub enum AnalysisError {
     /// Drawing failed.
     #[error("plotting failed: {0}")]
     Plot(String),
+    /// A table could not be built or written.
+    #[error("table: {0}")]
+    Table(String),
     /// Writing a file failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -35,10 +35,26 @@ pub struct Panel {
     pub x_label: String,
     /// Label of the y axis.
     pub y_label: String,
+    /// Logarithmic x axis (non-positive x are dropped).
+    pub log_x: bool,
     /// Logarithmic y axis.
     pub log_y: bool,
     /// The lines.
     pub series: Vec<Series>,
+    /// A table of values in [0, 1] drawn as coloured cells instead of the
+    /// lines (the axes' labels are then unused).
+    pub heatmap: Option<Heatmap>,
+}
+
+/// Cells coloured from red (0) to green (1), each with its value printed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heatmap {
+    /// Row labels, top to bottom.
+    pub rows: Vec<String>,
+    /// Column labels, left to right.
+    pub columns: Vec<String>,
+    /// `values[row][column]`; `None` draws an empty grey cell.
+    pub values: Vec<Vec<Option<f64>>>,
 }
 
 /// A grid of panels.
@@ -142,9 +158,37 @@ fn plot_error<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) ->
 }
 
 impl Panel {
-    /// The visible points of a series (positive y on a log axis, finite).
+    /// The visible points of a series (finite, positive on a log axis), with
+    /// x as drawn: `log10 x` on a log x axis (drawn linearly, labelled 10^x).
     fn visible(&self, points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-        points.iter().copied().filter(|&(x, y)| x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0)).collect()
+        points
+            .iter()
+            .copied()
+            .filter(|&(x, y)| x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0) && (!self.log_x || x > 0.0))
+            .map(|(x, y)| if self.log_x { (x.log10(), y) } else { (x, y) })
+            .collect()
+    }
+
+    fn x_tick(&self, x: f64) -> String {
+        if self.log_x {
+            // Three significant digits: 10^2.2 reads 158, not 158.489.
+            let v = 10f64.powf(x);
+            let digits = 2 - v.log10().floor() as i32;
+            let rounded = if digits > 0 {
+                let f = 10f64.powi(digits);
+                (v * f).round() / f
+            } else {
+                let f = 10f64.powi(-digits);
+                (v / f).round() * f
+            };
+            if (1e-4..1e5).contains(&rounded) {
+                format!("{rounded}")
+            } else {
+                format!("{v:.0e}")
+            }
+        } else {
+            format_tick(x)
+        }
     }
 
     fn ranges(&self) -> ((f64, f64), (f64, f64)) {
@@ -183,6 +227,9 @@ impl Panel {
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), AnalysisError> {
+        if let Some(heatmap) = &self.heatmap {
+            return heatmap.draw(&self.title, area);
+        }
         let ((x0, x1), (y0, y1)) = self.ranges();
         let mut builder = ChartBuilder::on(area);
         builder.caption(&self.title, (FONT, 18)).margin(12).x_label_area_size(40).y_label_area_size(64);
@@ -192,7 +239,7 @@ impl Panel {
                 .configure_mesh()
                 .x_desc(&self.x_label)
                 .y_desc(&self.y_label)
-                .x_label_formatter(&|x| format_tick(*x))
+                .x_label_formatter(&|x| self.x_tick(*x))
                 .y_label_formatter(&|y| format!("{y:.0e}"))
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 15))
@@ -205,7 +252,7 @@ impl Panel {
                 .configure_mesh()
                 .x_desc(&self.x_label)
                 .y_desc(&self.y_label)
-                .x_label_formatter(&|x| format_tick(*x))
+                .x_label_formatter(&|x| self.x_tick(*x))
                 .y_label_formatter(&|y| format_tick(*y))
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 15))
@@ -264,6 +311,46 @@ impl Panel {
     }
 }
 
+impl Heatmap {
+    fn draw<DB: DrawingBackend>(&self, title: &str, area: &DrawingArea<DB, Shift>) -> Result<(), AnalysisError> {
+        let area = area.margin(12, 12, 12, 12).titled(title, (FONT, 18)).map_err(plot_error)?;
+        let (width, height) = area.dim_in_pixel();
+        let (left, top) = (190i32, 28i32);
+        let cols = self.columns.len().max(1) as i32;
+        let rows = self.rows.len().max(1) as i32;
+        let cell_w = ((width as i32 - left) / cols).max(1);
+        let cell_h = ((height as i32 - top) / rows).max(1);
+        let label = (FONT, 13).into_font().color(&BLACK);
+        for (j, name) in self.columns.iter().enumerate() {
+            let x = left + j as i32 * cell_w + 4;
+            area.draw(&Text::new(name.clone(), (x, 6), label.clone())).map_err(plot_error)?;
+        }
+        for (i, name) in self.rows.iter().enumerate() {
+            let y = top + i as i32 * cell_h;
+            area.draw(&Text::new(name.clone(), (4, y + cell_h / 2 - 7), label.clone())).map_err(plot_error)?;
+            for j in 0..self.columns.len() {
+                let value = self.values.get(i).and_then(|r| r.get(j)).copied().flatten();
+                let color = match value {
+                    Some(v) => {
+                        let v = v.clamp(0.0, 1.0);
+                        let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * v).round() as u8;
+                        RGBColor(mix(214, 44), mix(39, 160), mix(40, 44))
+                    }
+                    None => RGBColor(220, 220, 220),
+                };
+                let x = left + j as i32 * cell_w;
+                let cell = Rectangle::new([(x, y), (x + cell_w - 2, y + cell_h - 2)], color.mix(0.8).filled());
+                area.draw(&cell).map_err(plot_error)?;
+                if let Some(v) = value {
+                    let text = Text::new(format!("{v:.2}"), (x + cell_w / 2 - 14, y + cell_h / 2 - 7), label.clone());
+                    area.draw(&text).map_err(plot_error)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,8 +371,10 @@ mod tests {
             title: "t".into(),
             x_label: "step".into(),
             y_label: "error".into(),
+            log_x: false,
             log_y: true,
             series: vec![series, dashed],
+            heatmap: None,
         };
         let fig = Figure { panels: vec![panel], columns: 1, panel_size: (400, 300) };
         let (svg, png) = (dir.join("f.svg"), dir.join("f.png"));
@@ -295,6 +384,22 @@ mod tests {
         let png_bytes = std::fs::read(&png).unwrap();
         assert_eq!(&png_bytes[1..4], b"PNG");
         assert!(!dir.join(".partial.f.png").exists());
+        let table = Panel {
+            title: "stable fraction".into(),
+            x_label: String::new(),
+            y_label: String::new(),
+            log_x: false,
+            log_y: false,
+            series: Vec::new(),
+            heatmap: Some(Heatmap {
+                rows: vec!["method a".into(), "method b".into()],
+                columns: vec!["pde 1".into(), "pde 2".into()],
+                values: vec![vec![Some(1.0), Some(0.25)], vec![None, Some(0.0)]],
+            }),
+        };
+        let fig = Figure { panels: vec![table], columns: 1, panel_size: (500, 300) };
+        fig.render(&svg, &png).unwrap();
+        assert!(std::fs::read_to_string(&svg).unwrap().contains("0.25"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,19 +1,36 @@
 //! One module per figure id of SPEC §6, and what they share: the run
 //! record, the output schema, seed statistics and the step-size rule.
 
+mod balance_drift;
+mod convex_rate;
+mod feature_learning;
+mod pinn_curves;
+mod pinn_stability;
+mod pinn_sweep;
+mod rk45_work_precision;
 mod sensing_convergence;
+mod sensing_stepsize;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use odelora_analysis::plot::Figure;
 use odelora_analysis::stats::{median, median_iqr};
+use odelora_analysis::table::{write_parquet, Column};
 use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::methods::InitChoice;
-use crate::output::{float, optional_float, write_csv};
+use crate::methods::{build_method, method_info, InitChoice, MethodSettings};
+use crate::output::{float, optional_float, write_csv, AtomicFile};
+use crate::progress::progress_bar;
+use crate::training::{run, StopRule};
 use crate::training::{Outcome, Row};
 use crate::ExperimentError;
+use indicatif::ProgressBar;
+use odelora::problems::Objective;
 
-/// Where a reproduction writes, and at which size.
+/// Where a reproduction writes, at which size, and what it may skip.
 #[derive(Debug, Clone)]
 pub struct ReproduceContext {
     /// `results/`: one folder per figure with its data.
@@ -22,6 +39,20 @@ pub struct ReproduceContext {
     pub figures_dir: PathBuf,
     /// The quick preset (CI-sized) instead of the full one.
     pub quick: bool,
+    /// Redo figures whose outputs are up to date.
+    pub force: bool,
+    /// `--config FILE.toml`: a table per figure id whose keys replace the
+    /// preset's.
+    pub overrides: toml::Table,
+}
+
+/// What happened to a figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FigureStatus {
+    /// Its outputs were made now.
+    Made,
+    /// Its outputs existed for the same configuration.
+    UpToDate,
 }
 
 /// A figure id, what it shows, and the function that makes it.
@@ -31,26 +62,312 @@ pub struct FigureInfo {
     /// One line on what it shows.
     pub description: &'static str,
     /// Runs every run and writes data and figure.
-    pub make: fn(&ReproduceContext) -> Result<(), ExperimentError>,
+    pub make: fn(&ReproduceContext) -> Result<FigureStatus, ExperimentError>,
 }
 
-/// Every figure that can be made today.
-pub const FIGURES: &[FigureInfo] = &[FigureInfo {
-    id: "sensing-convergence",
-    description: "matrix sensing: relative error vs iteration and vs gradient evaluations, κ ∈ {1, 10, 100}",
-    make: sensing_convergence::make,
-}];
+/// Every figure of SPEC §6 that can be made today, in the order `reproduce` makes them.
+pub const FIGURES: &[FigureInfo] = &[
+    FigureInfo {
+        id: "sensing-convergence",
+        description: "matrix sensing: relative error vs iteration and vs gradient evaluations, κ ∈ {1, 10, 100}",
+        make: sensing_convergence::make,
+    },
+    FigureInfo {
+        id: "sensing-stepsize",
+        description: "matrix sensing: error after a fixed evaluation budget vs step size (stable range per method)",
+        make: sensing_stepsize::make,
+    },
+    FigureInfo {
+        id: "convex-rate",
+        description: "strongly convex objective: measured contraction per step vs step size, against the flow's rate",
+        make: convex_rate::make,
+    },
+    FigureInfo {
+        id: "balance-drift",
+        description:
+            "balance gap over training for Euler/RK4/RK45, with/without γ and rebalancing; r > r* with/without damping",
+        make: balance_drift::make,
+    },
+    FigureInfo {
+        id: "feature-learning",
+        description: "width sweep: df and dz_a vs n (log-log, fitted slopes), LoRA+ with λ = 16 and λ = n",
+        make: feature_learning::make,
+    },
+    FigureInfo {
+        id: "pinn-curves",
+        description: "PINN fine-tuning: loss and relative L2 vs evaluations per PDE and method at its best step size",
+        make: pinn_curves::make,
+    },
+    FigureInfo {
+        id: "pinn-stability",
+        description:
+            "PINN fine-tuning: relative L2 vs step size; fraction of the grid that trains stably (table + heatmap)",
+        make: pinn_stability::make,
+    },
+    FigureInfo {
+        id: "rk45-work-precision",
+        description: "adaptive RK45: gradient evaluations vs final error over rtol; the step sizes it chose",
+        make: rk45_work_precision::make,
+    },
+];
 
 /// One method line of a figure: a method from an init, over its own
 /// step-size grid.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MethodLine {
     /// Method name as the CLI spells it.
-    pub method: &'static str,
-    /// Initialization.
-    pub init: InitChoice,
+    pub method: String,
+    /// Initialization (`None`: full fine-tuning, which starts from W0).
+    pub init: Option<InitChoice>,
     /// The method's own step-size grid.
     pub lrs: Vec<f64>,
+}
+
+impl MethodLine {
+    /// A line of `method` from `init` over `lrs`.
+    pub fn new(method: &str, init: InitChoice, lrs: &[f64]) -> Self {
+        Self { method: method.into(), init: Some(init), lrs: lrs.to_vec() }
+    }
+
+    /// A full fine-tuning line (no init).
+    pub fn full(method: &str, lrs: &[f64]) -> Self {
+        Self { method: method.into(), init: None, lrs: lrs.to_vec() }
+    }
+
+    /// Legend label: the method and its init.
+    pub fn label(&self) -> String {
+        match self.init {
+            Some(init) => format!("{} ({} init)", self.method, init.name()),
+            None => self.method.clone(),
+        }
+    }
+
+    /// Whether `group` belongs to this line.
+    pub fn owns(&self, group: &Group<'_>) -> bool {
+        group.method == self.method.as_str() && group.init == self.init
+    }
+
+    /// One run of this line at step size `lr`: the method built from
+    /// `settings` (its lr and init replaced by the line's) on `objective`,
+    /// every step recorded. `lr = 0` leaves an adaptive method its own first
+    /// step (Hairer's rule).
+    pub fn record_run(
+        &self,
+        lr: f64,
+        settings: &MethodSettings,
+        objective: &mut dyn Objective,
+        seed: u64,
+        stop: StopRule,
+        setting: String,
+    ) -> Result<RunRecord, ExperimentError> {
+        let method_name = self.method_name()?;
+        let settings = MethodSettings { lr: (lr > 0.0).then_some(lr), init: self.init, ..*settings };
+        let mut method = build_method(method_name, &settings, objective, seed)?;
+        let mut rows = Vec::new();
+        let outcome = run(method.as_mut(), objective, stop, |row, _| rows.push(*row));
+        Ok(RunRecord { method: method_name, init: self.init, setting, lr, seed, rows, outcome })
+    }
+
+    /// The method's name with a static lifetime (validates it).
+    pub fn method_name(&self) -> Result<&'static str, ExperimentError> {
+        Ok(method_info(&self.method)?.name)
+    }
+}
+
+/// Make the figures `ids` (every figure when empty) in order, then write
+/// `results/manifest.json` (every complete figure's outputs with their
+/// SHA-256 and configuration hash) and `results/timing.csv` (wall time and
+/// peak memory after each figure of this invocation).
+pub fn reproduce(ctx: &ReproduceContext, ids: &[String]) -> Result<(), ExperimentError> {
+    for id in ids {
+        if !FIGURES.iter().any(|f| f.id == id) {
+            let known: Vec<&str> = FIGURES.iter().map(|f| f.id).collect();
+            return Err(ExperimentError::Input(format!("unknown figure id '{id}' (known: {})", known.join(", "))));
+        }
+    }
+    let start = std::time::Instant::now();
+    let mut timing = Vec::new();
+    for figure in FIGURES.iter().filter(|f| ids.is_empty() || ids.iter().any(|id| id == f.id)) {
+        let figure_start = std::time::Instant::now();
+        let status = (figure.make)(ctx)?;
+        let seconds = figure_start.elapsed().as_secs_f64();
+        let state = match status {
+            FigureStatus::Made => "made",
+            FigureStatus::UpToDate => "up-to-date",
+        };
+        eprintln!("{}: {state} in {seconds:.1} s", figure.id);
+        timing.push(format!("{},{state},{seconds:.3},{}", figure.id, peak_memory_mb()));
+    }
+    timing.push(format!("total,,{:.3},{}", start.elapsed().as_secs_f64(), peak_memory_mb()));
+    write_csv(&ctx.results_dir.join("timing.csv"), "figure,status,wall_s,peak_rss_mb", timing)?;
+    write_manifest(ctx)
+}
+
+/// Peak resident memory of this process so far, in MB (empty where the
+/// system does not report it).
+fn peak_memory_mb() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_string())))
+        .and_then(|v| v.trim_end_matches(" kB").trim().parse::<f64>().ok())
+        .map(|kb| format!("{:.1}", kb / 1024.0))
+        .unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct ManifestEntry {
+    path: String,
+    sha256: String,
+    figure: String,
+    config_hash: String,
+}
+
+/// `results/manifest.json`: every output of every complete figure, sorted by path.
+fn write_manifest(ctx: &ReproduceContext) -> Result<(), ExperimentError> {
+    let mut entries = Vec::new();
+    for figure in FIGURES {
+        let Some(config_hash) = ctx.recorded_hash(figure.id) else { continue };
+        for path in figure_outputs(ctx, figure.id).into_iter().filter(|p| p.is_file()) {
+            entries.push(ManifestEntry {
+                sha256: sha256_file(&path)?,
+                path: path.display().to_string(),
+                figure: figure.id.into(),
+                config_hash: config_hash.clone(),
+            });
+        }
+    }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let text = serde_json::to_string_pretty(&entries).map_err(|e| ExperimentError::Input(e.to_string()))?;
+    let mut file = AtomicFile::create(&ctx.results_dir.join("manifest.json"))?;
+    file.line(&text)?;
+    file.commit()
+}
+
+/// The files a figure writes, relative to the results and figures folders.
+pub fn figure_outputs(ctx: &ReproduceContext, id: &str) -> Vec<PathBuf> {
+    let data = ctx.results_dir.join(id);
+    let mut files: Vec<PathBuf> =
+        ["runs.csv", "runs.parquet", "summary.csv", "timing.csv"].iter().map(|f| data.join(f)).collect();
+    files.push(ctx.figures_dir.join(format!("{id}.svg")));
+    files.push(ctx.figures_dir.join(format!("{id}.png")));
+    files
+}
+
+/// The name of an init in output files (`none` for full fine-tuning).
+pub fn init_name(init: Option<InitChoice>) -> &'static str {
+    init.map_or("none", InitChoice::name)
+}
+
+/// SHA-256 of a file, in hex.
+pub fn sha256_file(path: &Path) -> Result<String, ExperimentError> {
+    let bytes = std::fs::read(path).map_err(|e| ExperimentError::io(path, e))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+/// A figure's configuration being made: its hash decides whether the
+/// outputs on disk are up to date, and [`finish`](Self::finish) records it
+/// once every output is written.
+pub struct FigureRun {
+    id: &'static str,
+    hash: String,
+    config: serde_json::Value,
+}
+
+/// The record written last into `results/<id>/config.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct ConfigRecord {
+    id: String,
+    config_hash: String,
+    quick: bool,
+    config: serde_json::Value,
+}
+
+impl ReproduceContext {
+    /// The figure's configuration: `preset` with the keys of the `[id]`
+    /// table of `--config` replacing its own (unknown keys are an error).
+    pub fn config<C: Serialize + DeserializeOwned>(&self, id: &str, preset: C) -> Result<C, ExperimentError> {
+        let Some(table) = self.overrides.get(id) else { return Ok(preset) };
+        let bad = |e: String| ExperimentError::Input(format!("--config [{id}]: {e}"));
+        let toml::Value::Table(overrides) = table else { return Err(bad("must be a table".into())) };
+        let mut merged = toml::Table::try_from(&preset).map_err(|e| bad(e.to_string()))?;
+        for (key, value) in overrides {
+            if !merged.contains_key(key) {
+                let known: Vec<&String> = merged.keys().collect();
+                return Err(bad(format!("unknown key '{key}' (known: {known:?})")));
+            }
+            merged.insert(key.clone(), value.clone());
+        }
+        toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| bad(e.to_string()))
+    }
+
+    /// Start figure `id` with `config`: `None` when its outputs are up to
+    /// date (same configuration hash, every file present) and `--force` was
+    /// not given.
+    pub fn begin<C: Serialize>(&self, id: &'static str, config: &C) -> Result<Option<FigureRun>, ExperimentError> {
+        let config = serde_json::to_value(config).map_err(|e| ExperimentError::Input(e.to_string()))?;
+        let text = format!("{id}\n{}\n{}\n{config}", env!("CARGO_PKG_VERSION"), self.quick);
+        let hash = format!("{:x}", Sha256::digest(text.as_bytes()));
+        let record_path = self.results_dir.join(id).join("config.json");
+        let recorded = std::fs::read_to_string(&record_path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<ConfigRecord>(&t).ok())
+            .is_some_and(|r| r.config_hash == hash);
+        if !self.force && recorded && figure_outputs(self, id).iter().all(|p| p.is_file()) {
+            return Ok(None);
+        }
+        // Forget the old record first: an interrupted run is then never up to date.
+        let _ = std::fs::remove_file(&record_path);
+        Ok(Some(FigureRun { id, hash, config }))
+    }
+
+    /// The configuration hash recorded for figure `id`, if it is complete.
+    pub fn recorded_hash(&self, id: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.results_dir.join(id).join("config.json")).ok()?;
+        serde_json::from_str::<ConfigRecord>(&text).ok().map(|r| r.config_hash)
+    }
+}
+
+impl FigureRun {
+    /// Record the configuration: the figure is complete.
+    pub fn finish(self, ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
+        let record = ConfigRecord { id: self.id.into(), config_hash: self.hash, quick: ctx.quick, config: self.config };
+        let text = serde_json::to_string_pretty(&record).map_err(|e| ExperimentError::Input(e.to_string()))?;
+        let mut file = AtomicFile::create(&ctx.results_dir.join(self.id).join("config.json"))?;
+        file.line(&text)?;
+        file.commit()?;
+        Ok(FigureStatus::Made)
+    }
+}
+
+/// Run `jobs` in parallel (outer level; each run is sequential inside, or
+/// deterministic in its own parallel parts), advancing `bar` per job and
+/// keeping the job order; the first error wins.
+pub fn run_jobs<J: Sync>(
+    bar: &ProgressBar,
+    jobs: &[J],
+    f: impl Fn(&J) -> Result<RunRecord, ExperimentError> + Sync + Send,
+) -> Result<Vec<RunRecord>, ExperimentError> {
+    let runs: Vec<Result<RunRecord, ExperimentError>> = jobs
+        .par_iter()
+        .map(|job| {
+            let run = f(job);
+            bar.inc(1);
+            run
+        })
+        .collect();
+    runs.into_iter().collect()
+}
+
+/// The progress bar of a figure with `runs` runs.
+pub fn figure_bar(id: &str, runs: usize) -> ProgressBar {
+    progress_bar(runs as u64, id)
+}
+
+/// Render `figure` to `paper-figures/<id>.svg` and `.png`.
+pub fn render_figure(id: &str, figure: &Figure, ctx: &ReproduceContext) -> Result<(), ExperimentError> {
+    std::fs::create_dir_all(&ctx.figures_dir).map_err(|e| ExperimentError::io(&ctx.figures_dir, e))?;
+    figure.render(&ctx.figures_dir.join(format!("{id}.svg")), &ctx.figures_dir.join(format!("{id}.png")))?;
+    Ok(())
 }
 
 /// The record of one run.
@@ -58,8 +375,8 @@ pub struct MethodLine {
 pub struct RunRecord {
     /// Method name.
     pub method: &'static str,
-    /// Initialization.
-    pub init: InitChoice,
+    /// Initialization (`None` for full fine-tuning).
+    pub init: Option<InitChoice>,
     /// The figure's own key, e.g. `kappa=10`.
     pub setting: String,
     /// Step size.
@@ -73,7 +390,8 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    fn diverged(&self) -> bool {
+    /// Whether the run diverged (non-finite, or loss > 1e3 × initial).
+    pub fn diverged(&self) -> bool {
         matches!(self.outcome, Outcome::Diverged { .. })
     }
 
@@ -86,7 +404,7 @@ impl RunRecord {
         }
     }
 
-    fn key(&self) -> (&'static str, InitChoice, &str, f64, u64) {
+    fn key(&self) -> (&'static str, Option<InitChoice>, &str, f64, u64) {
         (self.method, self.init, &self.setting, self.lr, self.seed)
     }
 }
@@ -100,26 +418,60 @@ pub fn sort_runs(runs: &mut [RunRecord]) {
     });
 }
 
-/// Run `jobs` in parallel (outer-level parallelism; each run is sequential
-/// inside), keeping the job order in the result.
-pub fn run_parallel<J: Sync, R: Send>(jobs: &[J], f: impl Fn(&J) -> R + Sync + Send) -> Vec<R> {
-    jobs.par_iter().map(f).collect()
-}
-
-/// `runs.csv` of SPEC §6: one row per run and recorded step.
-pub fn write_runs(
+/// `runs.csv`, `runs.parquet` and `timing.csv` of a figure.
+pub fn write_run_data(
     figure: &str,
     problem: &str,
     runs: &[RunRecord],
     ctx: &ReproduceContext,
 ) -> Result<(), ExperimentError> {
+    write_runs(figure, problem, runs, ctx)?;
+    write_runs_parquet(figure, problem, runs, ctx)?;
+    write_timing(figure, runs, ctx)
+}
+
+/// `runs.parquet`: the same table as `runs.csv`, typed (floats as f64,
+/// missing balance gaps as nulls).
+fn write_runs_parquet(
+    figure: &str,
+    problem: &str,
+    runs: &[RunRecord],
+    ctx: &ReproduceContext,
+) -> Result<(), ExperimentError> {
+    let rows = || runs.iter().flat_map(|run| run.rows.iter().map(move |row| (run, row)));
+    let text = |f: &dyn Fn(&RunRecord) -> String| Column::Str(rows().map(|(run, _)| f(run)).collect());
+    let num = |f: &dyn Fn(&RunRecord, &Row) -> Option<f64>| Column::F64(rows().map(|(run, row)| f(run, row)).collect());
+    let columns = vec![
+        ("figure", text(&|_| figure.to_string())),
+        ("problem", text(&|_| problem.to_string())),
+        ("method", text(&|r| r.method.to_string())),
+        ("init", text(&|r| init_name(r.init).to_string())),
+        ("lr", num(&|r, _| Some(r.lr))),
+        ("seed", Column::U64(rows().map(|(run, _)| run.seed).collect())),
+        ("setting", text(&|r| r.setting.clone())),
+        ("step", Column::U64(rows().map(|(_, row)| row.step).collect())),
+        ("evals", Column::U64(rows().map(|(_, row)| row.evals).collect())),
+        ("loss", num(&|_, row| Some(row.loss))),
+        ("rel_error", num(&|_, row| Some(row.rel_error))),
+        ("balance_gap", num(&|_, row| row.balance_gap)),
+        ("h", num(&|_, row| Some(row.h))),
+        ("diverged", Column::Bool(rows().map(|(run, _)| run.diverged()).collect())),
+    ];
+    let path = ctx.results_dir.join(figure).join("runs.parquet");
+    let temporary = ctx.results_dir.join(figure).join(".partial.runs.parquet");
+    write_parquet(&temporary, columns)?;
+    std::fs::rename(&temporary, &path).map_err(|e| ExperimentError::io(&path, e))
+}
+
+/// `runs.csv` of SPEC §6: one row per run and recorded step.
+fn write_runs(figure: &str, problem: &str, runs: &[RunRecord], ctx: &ReproduceContext) -> Result<(), ExperimentError> {
     let header = "figure,problem,method,init,lr,seed,setting,step,evals,loss,rel_error,balance_gap,h,diverged";
     let lines = runs.iter().flat_map(|run| {
         run.rows.iter().map(move |row| {
             format!(
                 "{figure},{problem},{},{},{},{},{},{},{},{},{},{},{},{}",
                 run.method,
-                run.init.name(),
+                init_name(run.init),
                 float(run.lr),
                 run.seed,
                 run.setting,
@@ -138,14 +490,14 @@ pub fn write_runs(
 
 /// `timing.csv`: wall time of each run's steps (kept out of runs.csv so the
 /// data files are deterministic).
-pub fn write_timing(figure: &str, runs: &[RunRecord], ctx: &ReproduceContext) -> Result<(), ExperimentError> {
+fn write_timing(figure: &str, runs: &[RunRecord], ctx: &ReproduceContext) -> Result<(), ExperimentError> {
     let header = "method,init,setting,lr,seed,steps,evals,time_s";
     let lines = runs.iter().map(|run| {
         let last = run.rows.last().copied();
         format!(
             "{},{},{},{},{},{},{},{:.6}",
             run.method,
-            run.init.name(),
+            init_name(run.init),
             run.setting,
             float(run.lr),
             run.seed,
@@ -162,7 +514,7 @@ pub struct Group<'a> {
     /// Method name.
     pub method: &'static str,
     /// Initialization.
-    pub init: InitChoice,
+    pub init: Option<InitChoice>,
     /// Setting key.
     pub setting: &'a str,
     /// Step size.
@@ -248,7 +600,7 @@ pub fn write_summary(
         format!(
             "{},{},{},{},{},{},{},{},{},{},{}",
             g.method,
-            g.init.name(),
+            init_name(g.init),
             g.setting,
             float(g.lr),
             g.runs.len(),
@@ -261,4 +613,55 @@ pub fn write_summary(
         )
     });
     write_csv(&ctx.results_dir.join(figure).join("summary.csv"), header, lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(overrides: &str) -> ReproduceContext {
+        let dir = std::env::temp_dir().join(format!("odelora-figures-{}-{}", std::process::id(), overrides.len()));
+        ReproduceContext {
+            results_dir: dir.join("results"),
+            figures_dir: dir.join("figures"),
+            quick: true,
+            force: false,
+            overrides: overrides.parse().unwrap(),
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Toy {
+        seeds: Vec<u64>,
+        steps: u64,
+    }
+
+    #[test]
+    fn config_file_replaces_preset_keys_and_rejects_unknown_ones() {
+        let preset = Toy { seeds: vec![0, 1, 2], steps: 10 };
+        let ctx = context("[toy]\nseeds = [7]\n");
+        assert_eq!(ctx.config("toy", preset.clone()).unwrap(), Toy { seeds: vec![7], steps: 10 });
+        assert_eq!(ctx.config("other", preset.clone()).unwrap(), preset);
+        let err = context("[toy]\nsteeps = 3\n").config("toy", preset).unwrap_err().to_string();
+        assert!(err.contains("unknown key 'steeps'"), "{err}");
+    }
+
+    #[test]
+    fn a_finished_figure_is_up_to_date_until_its_config_or_an_output_changes() {
+        let ctx = context("");
+        let config = Toy { seeds: vec![0], steps: 1 };
+        let run = ctx.begin("toy", &config).unwrap().expect("nothing made yet");
+        for path in figure_outputs(&ctx, "toy") {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "x").unwrap();
+        }
+        run.finish(&ctx).unwrap();
+        assert!(ctx.begin("toy", &config).unwrap().is_none(), "same config: skipped");
+        assert!(ctx.begin("toy", &Toy { steps: 2, ..config.clone() }).unwrap().is_some(), "new config: made");
+        // begin() forgot the record, so even the old config is made again.
+        assert!(ctx.begin("toy", &config).unwrap().is_some());
+        let forced = ReproduceContext { force: true, ..ctx.clone() };
+        assert!(forced.begin("toy", &config).unwrap().is_some());
+        std::fs::remove_dir_all(ctx.results_dir.parent().unwrap()).unwrap();
+    }
 }

@@ -11,18 +11,20 @@
 use odelora::problems::{MatrixSensing, MatrixSensingParams};
 use odelora_analysis::plot::{Figure, Panel, Series};
 
+use serde::{Deserialize, Serialize};
+
 use super::{
-    best_step_sizes, group_runs, run_parallel, sort_runs, write_runs, write_summary, write_timing, MethodLine,
-    ReproduceContext, RunRecord,
+    best_step_sizes, figure_bar, group_runs, render_figure, run_jobs, sort_runs, write_run_data, write_summary,
+    FigureStatus, MethodLine, ReproduceContext,
 };
-use crate::methods::{build_method, InitChoice, MethodSettings};
-use crate::training::{run, StopRule};
+use crate::methods::{InitChoice, MethodSettings};
+use crate::training::StopRule;
 use crate::ExperimentError;
 
 const ID: &str = "sensing-convergence";
 
 /// The figure's configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// Matrix size n (square n × n).
     pub n: usize,
@@ -71,10 +73,10 @@ impl Config {
 /// LoRA-GD from its own init, each over its own step-size grid.
 fn lines(euler: &[f64], rk4: &[f64], lora: &[f64]) -> Vec<MethodLine> {
     vec![
-        MethodLine { method: "odelora-euler", init: InitChoice::Spectral, lrs: euler.to_vec() },
-        MethodLine { method: "odelora-rk4", init: InitChoice::Spectral, lrs: rk4.to_vec() },
-        MethodLine { method: "lora-gd", init: InitChoice::Spectral, lrs: lora.to_vec() },
-        MethodLine { method: "lora-gd", init: InitChoice::Lora, lrs: lora.to_vec() },
+        MethodLine::new("odelora-euler", InitChoice::Spectral, euler),
+        MethodLine::new("odelora-rk4", InitChoice::Spectral, rk4),
+        MethodLine::new("lora-gd", InitChoice::Spectral, lora),
+        MethodLine::new("lora-gd", InitChoice::Lora, lora),
     ]
 }
 
@@ -83,34 +85,28 @@ fn setting(kappa: f64) -> String {
 }
 
 /// Run every run, write the data and the figure.
-pub fn make(ctx: &ReproduceContext) -> Result<(), ExperimentError> {
-    let config = if ctx.quick { Config::quick() } else { Config::full() };
+pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
+    let config = ctx.config(ID, if ctx.quick { Config::quick() } else { Config::full() })?;
+    let Some(figure_run) = ctx.begin(ID, &config)? else { return Ok(FigureStatus::UpToDate) };
+    let jobs: Vec<(&MethodLine, f64)> =
+        config.lines.iter().flat_map(|line| line.lrs.iter().map(move |&lr| (line, lr))).collect();
+    let bar = figure_bar(ID, jobs.len() * config.kappas.len() * config.seeds.len());
     let mut runs = Vec::new();
+    // One instance per (κ, seed), shared by its runs (its operator is large).
     for &kappa in &config.kappas {
         for &seed in &config.seeds {
             let params = MatrixSensingParams { kappa, seed, ..MatrixSensingParams::square(config.n, config.true_rank) };
             let instance = MatrixSensing::new(params)?;
-            let jobs: Vec<(&MethodLine, f64)> =
-                config.lines.iter().flat_map(|line| line.lrs.iter().map(move |&lr| (line, lr))).collect();
-            let results = run_parallel(&jobs, |&(line, lr)| -> Result<RunRecord, ExperimentError> {
-                let mut objective = instance.clone();
-                let settings =
-                    MethodSettings { init: Some(line.init), ..MethodSettings::with_lr(lr, config.true_rank) };
-                let mut method = build_method(line.method, &settings, &mut objective, seed)?;
-                let mut rows = Vec::new();
-                let stop = StopRule { steps: config.eval_budget, eval_budget: Some(config.eval_budget) };
-                let outcome = run(method.as_mut(), &mut objective, stop, |row, _| rows.push(*row));
-                Ok(RunRecord { method: line.method, init: line.init, setting: setting(kappa), lr, seed, rows, outcome })
-            });
-            for result in results {
-                runs.push(result?);
-            }
-            eprintln!("{ID}: κ = {kappa}, seed {seed}: {} runs done", jobs.len());
+            let settings = MethodSettings::with_lr(1.0, config.true_rank);
+            let stop = StopRule::new(config.eval_budget, Some(config.eval_budget));
+            runs.extend(run_jobs(&bar, &jobs, |&(line, lr)| {
+                line.record_run(lr, &settings, &mut instance.clone(), seed, stop, setting(kappa))
+            })?);
         }
     }
+    bar.finish_and_clear();
     sort_runs(&mut runs);
-    write_runs(ID, "matrix-sensing", &runs, ctx)?;
-    write_timing(ID, &runs, ctx)?;
+    write_run_data(ID, "matrix-sensing", &runs, ctx)?;
     let groups = group_runs(&runs);
     let chosen = best_step_sizes(&groups);
     write_summary(ID, &groups, &chosen, ctx)?;
@@ -124,8 +120,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<(), ExperimentError> {
                 .iter()
                 .enumerate()
                 .filter_map(|(color, line)| {
-                    let g =
-                        chosen.iter().find(|g| g.method == line.method && g.init == line.init && g.setting == key)?;
+                    let g = chosen.iter().find(|g| line.owns(g) && g.setting == key)?;
                     let curve = g.median_curve(
                         |row| {
                             if by_evals {
@@ -137,9 +132,9 @@ pub fn make(ctx: &ReproduceContext) -> Result<(), ExperimentError> {
                         |row| row.rel_error,
                     );
                     Some(Series {
-                        label: format!("{} ({} init), h={}", line.method, line.init.name(), g.lr),
+                        label: format!("{}, h={}", line.label(), g.lr),
                         color,
-                        dashed: line.init == InitChoice::Lora,
+                        dashed: line.init == Some(InitChoice::Lora),
                         points: curve.iter().map(|&(x, _, med, _)| (x, med)).collect(),
                         band: curve.iter().map(|&(x, lo, _, hi)| (x, lo, hi)).collect(),
                     })
@@ -149,13 +144,14 @@ pub fn make(ctx: &ReproduceContext) -> Result<(), ExperimentError> {
                 title: format!("matrix sensing n={}, r*={}, κ={kappa}", config.n, config.true_rank),
                 x_label: x_label.into(),
                 y_label: "relative error ‖X−X*‖/‖X*‖".into(),
+                log_x: false,
                 log_y: true,
                 series,
+                heatmap: None,
             });
         }
     }
     let figure = Figure { panels, columns: config.kappas.len(), panel_size: (560, 420) };
-    std::fs::create_dir_all(&ctx.figures_dir).map_err(|e| ExperimentError::io(&ctx.figures_dir, e))?;
-    figure.render(&ctx.figures_dir.join(format!("{ID}.svg")), &ctx.figures_dir.join(format!("{ID}.png")))?;
-    Ok(())
+    render_figure(ID, &figure, ctx)?;
+    figure_run.finish(ctx)
 }

@@ -1,0 +1,281 @@
+//! The PINN fine-tuning sweep behind `pinn-curves` and `pinn-stability`:
+//! every method over its own step-size grid on every PDE of SPEC §5.4, from
+//! the same pretrained network, at the same gradient-evaluation budget.
+//!
+//! Protocol: for each PDE, a network pretrained with Adam on the source
+//! parameter (seed 0, cached in `results/cache/`, shared by every method and
+//! seed); each seed then draws its own collocation points at the target
+//! parameter and its own LoRA init, and every method fine-tunes LoRA
+//! adapters on the hidden-to-hidden weights, starting equal to the
+//! pretrained network (`preserve_base`). The sweep's runs are cached under
+//! its configuration hash, so the two figures share one sweep.
+
+use std::path::{Path, PathBuf};
+
+use odelora::problems::pinn::{Adapted, Architecture, PdeKind, Pinn, PinnParams};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{figure_bar, init_name, run_jobs, sort_runs, MethodLine, ReproduceContext, RunRecord};
+use crate::methods::{method_info, InitChoice, MethodSettings};
+use crate::output::{float, optional_float, write_csv};
+use crate::pinn::{cache_dir, pretrained_network, Pretraining};
+use crate::progress::progress_bar;
+use crate::training::{Outcome, Row, StopRule};
+use crate::ExperimentError;
+
+/// The sweep's configuration (shared by both PINN figures).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepConfig {
+    /// PDE ids.
+    pub pdes: Vec<String>,
+    /// Hidden layers.
+    pub depth: usize,
+    /// Units per hidden layer.
+    pub width: usize,
+    /// Interior collocation points.
+    pub points: usize,
+    /// Adam steps of pretraining.
+    pub pretrain_steps: u64,
+    /// Adam learning rate of pretraining.
+    pub pretrain_lr: f64,
+    /// LoRA rank.
+    pub rank: usize,
+    /// Fine-tuning seeds (collocation points and LoRA init).
+    pub seeds: Vec<u64>,
+    /// Gradient evaluations of every fine-tuning run.
+    pub eval_budget: u64,
+    /// Record every this many steps (the test-grid error costs more than a
+    /// gradient evaluation).
+    pub record_every: u64,
+    /// GD-type methods with their grids.
+    pub gd_lines: Vec<MethodLine>,
+    /// Adam-type methods with their grids.
+    pub adam_lines: Vec<MethodLine>,
+}
+
+impl SweepConfig {
+    /// CI-sized: a 3 × 16 network, 256 points, 1000 pretraining steps,
+    /// 60 evaluations, two seeds, two step sizes per method.
+    pub fn quick() -> Self {
+        Self {
+            pdes: PdeKind::ALL.iter().map(|k| k.name().to_string()).collect(),
+            depth: 3,
+            width: 16,
+            points: 256,
+            pretrain_steps: 1000,
+            pretrain_lr: 3e-3,
+            rank: 4,
+            seeds: vec![0, 1],
+            eval_budget: 60,
+            record_every: 5,
+            gd_lines: gd_lines(&[1e-2, 1e-1]),
+            adam_lines: adam_lines(&[1e-3, 1e-2]),
+        }
+    }
+
+    /// The study's size (SPEC §5.4): 4 × 50, 2000 points, 5000 pretraining
+    /// steps, 300 evaluations, three seeds, four step sizes per method.
+    pub fn full() -> Self {
+        Self {
+            depth: 4,
+            width: 50,
+            points: 2000,
+            pretrain_steps: 5000,
+            pretrain_lr: 1e-3,
+            seeds: vec![0, 1, 2],
+            eval_budget: 300,
+            record_every: 10,
+            gd_lines: gd_lines(&[1e-3, 1e-2, 1e-1, 1.0]),
+            adam_lines: adam_lines(&[1e-4, 1e-3, 3e-3, 1e-2]),
+            ..Self::quick()
+        }
+    }
+
+    /// Every line, GD-type first.
+    pub fn lines(&self) -> impl Iterator<Item = &MethodLine> {
+        self.gd_lines.iter().chain(&self.adam_lines)
+    }
+
+    fn pde_kinds(&self) -> Result<Vec<PdeKind>, ExperimentError> {
+        Ok(self.pdes.iter().map(|p| PdeKind::from_name(p)).collect::<Result<_, _>>()?)
+    }
+
+    fn source(&self, pde: PdeKind) -> PinnParams {
+        PinnParams {
+            pde,
+            parameter: pde.source_parameter(),
+            architecture: Architecture { depth: self.depth, width: self.width },
+            points: self.points,
+            seed: 0,
+        }
+    }
+}
+
+fn gd_lines(grid: &[f64]) -> Vec<MethodLine> {
+    vec![
+        MethodLine::new("odelora-euler", InitChoice::Spectral, grid),
+        MethodLine::new("odelora-rk4", InitChoice::Spectral, grid),
+        MethodLine::new("odelora-rk45", InitChoice::Spectral, &[0.0]),
+        MethodLine::new("lora-gd", InitChoice::Lora, grid),
+        MethodLine::new("loraplus-gd", InitChoice::Lora, grid),
+        MethodLine::new("riemannian-gd", InitChoice::Lora, grid),
+    ]
+}
+
+fn adam_lines(grid: &[f64]) -> Vec<MethodLine> {
+    vec![
+        MethodLine::new("lora-adam", InitChoice::Lora, grid),
+        MethodLine::new("loraplus-adam", InitChoice::Lora, grid),
+        MethodLine::new("riemannian-adam", InitChoice::Lora, grid),
+    ]
+}
+
+/// The setting key of a PDE.
+pub fn pde_setting(pde: &str) -> String {
+    format!("pde={pde}")
+}
+
+/// The sweep's runs: from its cache when a previous figure ran the same
+/// configuration, else run now (and cached).
+pub fn sweep_runs(ctx: &ReproduceContext, config: &SweepConfig, id: &str) -> Result<Vec<RunRecord>, ExperimentError> {
+    let text = serde_json::to_string(config).map_err(|e| ExperimentError::Input(e.to_string()))?;
+    let hash = format!("{:x}", Sha256::digest(format!("{}\n{text}", env!("CARGO_PKG_VERSION")).as_bytes()));
+    let path = cache_dir(&ctx.results_dir).join(format!("pinn-sweep-{}.csv", &hash[..16]));
+    if let Some(runs) = read_sweep(&path) {
+        return Ok(runs);
+    }
+    let kinds = config.pde_kinds()?;
+    let jobs: Vec<(&MethodLine, f64, u64)> = config
+        .lines()
+        .flat_map(|l| l.lrs.iter().flat_map(move |&lr| config.seeds.iter().map(move |&s| (l, lr, s))))
+        .collect();
+    let mut runs = Vec::new();
+    for pde in kinds {
+        let source = config.source(pde);
+        let pretraining = Pretraining { steps: config.pretrain_steps, lr: config.pretrain_lr };
+        let bar = progress_bar(config.pretrain_steps, &format!("{id}: pretraining {}", pde.name()));
+        let pretrained =
+            pretrained_network(&source, pretraining, &cache_dir(&ctx.results_dir), |d| bar.set_position(d))?;
+        bar.finish_and_clear();
+        eprintln!(
+            "{id}: {} pretrained at {} = {:.5}: rel_error {:.3e}{}",
+            pde.name(),
+            pde.parameter_name(),
+            source.parameter,
+            pretrained.rel_error,
+            if pretrained.cached { " (cached)" } else { "" }
+        );
+        let targets = config
+            .seeds
+            .iter()
+            .map(|&seed| {
+                let target = Pinn::new(PinnParams { parameter: pde.target_parameter(), seed, ..source })?;
+                Ok((seed, target.adapting(pretrained.network.clone(), Adapted::HiddenToHidden)?))
+            })
+            .collect::<Result<Vec<_>, ExperimentError>>()?;
+        let mut settings = MethodSettings::with_lr(1.0, config.rank);
+        settings.preserve_base = true;
+        let stop = StopRule::new(config.eval_budget, Some(config.eval_budget)).recording_every(config.record_every);
+        let bar = figure_bar(&format!("{id}: {}", pde.name()), jobs.len());
+        runs.extend(run_jobs(&bar, &jobs, |&(line, lr, seed)| {
+            let mut objective = targets
+                .iter()
+                .find(|t| t.0 == seed)
+                .map(|t| t.1.clone())
+                .ok_or_else(|| ExperimentError::Input(format!("no target problem for seed {seed}")))?;
+            line.record_run(lr, &settings, &mut objective, seed, stop, pde_setting(pde.name()))
+        })?);
+        bar.finish_and_clear();
+    }
+    sort_runs(&mut runs);
+    write_sweep(&path, &runs)?;
+    Ok(runs)
+}
+
+const SWEEP_HEADER: &str = "method,init,lr,seed,setting,step,evals,time_s,loss,rel_error,balance_gap,h,diverged";
+
+fn write_sweep(path: &Path, runs: &[RunRecord]) -> Result<(), ExperimentError> {
+    let lines = runs.iter().flat_map(|run| {
+        run.rows.iter().map(move |row| {
+            format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                run.method,
+                init_name(run.init),
+                float(run.lr),
+                run.seed,
+                run.setting,
+                row.step,
+                row.evals,
+                float(row.time_s),
+                float(row.loss),
+                float(row.rel_error),
+                optional_float(row.balance_gap),
+                float(row.h),
+                run.diverged()
+            )
+        })
+    });
+    write_csv(path, SWEEP_HEADER, lines)
+}
+
+/// Parse a sweep cache; `None` if missing or malformed.
+fn read_sweep(path: &PathBuf) -> Option<Vec<RunRecord>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != SWEEP_HEADER {
+        return None;
+    }
+    let mut runs: Vec<RunRecord> = Vec::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() != 13 {
+            return None;
+        }
+        let method = method_info(f[0]).ok()?.name;
+        let init = match f[1] {
+            "none" => None,
+            name => Some(InitChoice::ALL.iter().copied().find(|i| i.name() == name)?),
+        };
+        let (lr, seed): (f64, u64) = (f[2].parse().ok()?, f[3].parse().ok()?);
+        let row = Row {
+            step: f[5].parse().ok()?,
+            evals: f[6].parse().ok()?,
+            time_s: f[7].parse().ok()?,
+            loss: f[8].parse().ok()?,
+            rel_error: f[9].parse().ok()?,
+            balance_gap: if f[10].is_empty() { None } else { Some(f[10].parse().ok()?) },
+            h: f[11].parse().ok()?,
+        };
+        let diverged: bool = f[12].parse().ok()?;
+        let same = runs
+            .last()
+            .is_some_and(|r| r.method == method && r.init == init && r.lr == lr && r.seed == seed && r.setting == f[4]);
+        if !same {
+            runs.push(RunRecord {
+                method,
+                init,
+                setting: f[4].into(),
+                lr,
+                seed,
+                rows: Vec::new(),
+                outcome: Outcome::Completed,
+            });
+        }
+        let run = runs.last_mut()?;
+        run.rows.push(row);
+        if diverged {
+            run.outcome = Outcome::Diverged { step: row.step };
+        }
+    }
+    Some(runs)
+}
+
+/// Whether a run trained stably (SPEC §6): it did not diverge, and its loss
+/// rose between consecutive recorded steps on at most 1% of them (with
+/// fewer than 100 recorded intervals: never).
+pub fn is_stable(run: &RunRecord) -> bool {
+    let steps = run.rows.len().saturating_sub(1);
+    let rises = run.rows.windows(2).filter(|w| w[1].loss > w[0].loss).count();
+    !run.diverged() && steps > 0 && rises as f64 <= 0.01 * steps as f64
+}

@@ -1,0 +1,179 @@
+//! `sensing-stepsize`: relative error after a fixed gradient-evaluation
+//! budget against the step size, for every method over a wide log grid —
+//! the range of step sizes each method trains at.
+//!
+//! All methods start from the spectral init (the same start), LoRA-GD also
+//! from its own init (dashed). GD-type methods and Adam-type methods are two
+//! panels per κ: Adam's per-coordinate scaling is a different axis from the
+//! one ODELoRA changes. A diverged run (non-finite, or loss > 1e3 × initial)
+//! counts as an error of 10 (drawn at the top of the axis, never dropped);
+//! `summary.csv` counts them.
+
+use odelora::problems::{MatrixSensing, MatrixSensingParams};
+use odelora_analysis::plot::{Figure, Panel, Series};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    best_step_sizes, figure_bar, group_runs, render_figure, run_jobs, sort_runs, write_run_data, write_summary,
+    FigureStatus, MethodLine, ReproduceContext,
+};
+use crate::methods::{InitChoice, MethodSettings};
+use crate::training::StopRule;
+use crate::ExperimentError;
+
+const ID: &str = "sensing-stepsize";
+
+/// Where a diverged run is drawn.
+const DIVERGED_ERROR: f64 = 10.0;
+
+/// The figure's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Matrix size n.
+    pub n: usize,
+    /// Rank r* of the target, also the LoRA rank.
+    pub true_rank: usize,
+    /// Condition numbers (one row of panels each).
+    pub kappas: Vec<f64>,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Gradient evaluations every run may use.
+    pub eval_budget: u64,
+    /// GD-type lines.
+    pub gd_lines: Vec<MethodLine>,
+    /// Adam-type lines.
+    pub adam_lines: Vec<MethodLine>,
+}
+
+/// `count` step sizes log-spaced from `lo` to `hi`.
+pub fn log_grid(lo: f64, hi: f64, count: usize) -> Vec<f64> {
+    (0..count).map(|k| lo * (hi / lo).powf(k as f64 / (count - 1).max(1) as f64)).collect()
+}
+
+impl Config {
+    /// CI-sized: n = 20, r* = 2, two seeds, κ ∈ {10, 100}.
+    pub fn quick() -> Self {
+        let gd = log_grid(0.01, 4.0, 9);
+        let adam = log_grid(1e-4, 0.3, 7);
+        Self {
+            n: 20,
+            true_rank: 2,
+            kappas: vec![10.0, 100.0],
+            seeds: vec![0, 1],
+            eval_budget: 200,
+            gd_lines: gd_lines(&gd),
+            adam_lines: adam_lines(&adam),
+        }
+    }
+
+    /// The study's size: n = 50, r* = 3, five seeds, κ ∈ {1, 10, 100}.
+    pub fn full() -> Self {
+        let gd = log_grid(0.01, 4.0, 13);
+        let adam = log_grid(1e-4, 0.3, 10);
+        Self {
+            n: 50,
+            true_rank: 3,
+            kappas: vec![1.0, 10.0, 100.0],
+            seeds: (0..5).collect(),
+            eval_budget: 300,
+            gd_lines: gd_lines(&gd),
+            adam_lines: adam_lines(&adam),
+        }
+    }
+}
+
+fn gd_lines(grid: &[f64]) -> Vec<MethodLine> {
+    vec![
+        MethodLine::new("odelora-euler", InitChoice::Spectral, grid),
+        MethodLine::new("odelora-rk4", InitChoice::Spectral, grid),
+        MethodLine::new("lora-gd", InitChoice::Spectral, grid),
+        MethodLine::new("loraplus-gd", InitChoice::Spectral, grid),
+        MethodLine::new("riemannian-gd", InitChoice::Spectral, grid),
+        MethodLine::full("full-gd", grid),
+        MethodLine::new("lora-gd", InitChoice::Lora, grid),
+    ]
+}
+
+fn adam_lines(grid: &[f64]) -> Vec<MethodLine> {
+    vec![
+        MethodLine::new("lora-adam", InitChoice::Spectral, grid),
+        MethodLine::new("loraplus-adam", InitChoice::Spectral, grid),
+        MethodLine::new("riemannian-adam", InitChoice::Spectral, grid),
+        MethodLine::full("full-adam", grid),
+        MethodLine::new("lora-adam", InitChoice::Lora, grid),
+    ]
+}
+
+fn setting(kappa: f64) -> String {
+    format!("kappa={kappa}")
+}
+
+/// Run every run, write the data and the figure.
+pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
+    let config = ctx.config(ID, if ctx.quick { Config::quick() } else { Config::full() })?;
+    let Some(figure_run) = ctx.begin(ID, &config)? else { return Ok(FigureStatus::UpToDate) };
+    let lines: Vec<&MethodLine> = config.gd_lines.iter().chain(&config.adam_lines).collect();
+    let jobs: Vec<(&MethodLine, f64)> = lines.iter().flat_map(|l| l.lrs.iter().map(move |&lr| (*l, lr))).collect();
+    let bar = figure_bar(ID, jobs.len() * config.kappas.len() * config.seeds.len());
+    let mut runs = Vec::new();
+    for &kappa in &config.kappas {
+        for &seed in &config.seeds {
+            let params = MatrixSensingParams { kappa, seed, ..MatrixSensingParams::square(config.n, config.true_rank) };
+            let instance = MatrixSensing::new(params)?;
+            let settings = MethodSettings::with_lr(1.0, config.true_rank);
+            let stop = StopRule::new(config.eval_budget, Some(config.eval_budget));
+            runs.extend(run_jobs(&bar, &jobs, |&(line, lr)| {
+                line.record_run(lr, &settings, &mut instance.clone(), seed, stop, setting(kappa))
+            })?);
+        }
+    }
+    bar.finish_and_clear();
+    sort_runs(&mut runs);
+    write_run_data(ID, "matrix-sensing", &runs, ctx)?;
+    let groups = group_runs(&runs);
+    write_summary(ID, &groups, &best_step_sizes(&groups), ctx)?;
+
+    let mut panels = Vec::new();
+    for &kappa in &config.kappas {
+        let key = setting(kappa);
+        for (family, family_lines) in [("GD-type", &config.gd_lines), ("Adam-type", &config.adam_lines)] {
+            let series = family_lines
+                .iter()
+                .enumerate()
+                .map(|(color, line)| {
+                    let curve: Vec<(f64, f64, f64, f64)> = groups
+                        .iter()
+                        .filter(|g| line.owns(g) && g.setting == key)
+                        .filter_map(|g| {
+                            let finals: Vec<f64> =
+                                g.runs.iter().map(|r| r.final_rel_error().min(DIVERGED_ERROR)).collect();
+                            let (lo, med, hi) = odelora_analysis::stats::median_iqr(&finals)?;
+                            Some((g.lr, lo, med, hi))
+                        })
+                        .collect();
+                    Series {
+                        label: line.label(),
+                        color,
+                        dashed: line.init == Some(InitChoice::Lora),
+                        points: curve.iter().map(|&(x, _, m, _)| (x, m)).collect(),
+                        band: curve.iter().map(|&(x, lo, _, hi)| (x, lo, hi)).collect(),
+                    }
+                })
+                .collect();
+            panels.push(Panel {
+                title: format!(
+                    "{family}, n={}, r*={}, κ={kappa}, {} evaluations",
+                    config.n, config.true_rank, config.eval_budget
+                ),
+                x_label: "step size (learning rate)".into(),
+                y_label: format!("final relative error (diverged = {DIVERGED_ERROR})"),
+                log_x: true,
+                log_y: true,
+                series,
+                heatmap: None,
+            });
+        }
+    }
+    render_figure(ID, &Figure { panels, columns: 2, panel_size: (620, 440) }, ctx)?;
+    figure_run.finish(ctx)
+}
