@@ -26,6 +26,20 @@ pub struct Series {
     pub band: Vec<(f64, f64, f64)>,
 }
 
+impl Series {
+    /// A median line with its spread band, from `(x, low, median, high)`
+    /// points (e.g. the IQR over seeds).
+    pub fn median_band(label: String, color: usize, dashed: bool, curve: &[(f64, f64, f64, f64)]) -> Self {
+        Self {
+            label,
+            color,
+            dashed,
+            points: curve.iter().map(|&(x, _, m, _)| (x, m)).collect(),
+            band: curve.iter().map(|&(x, lo, _, hi)| (x, lo, hi)).collect(),
+        }
+    }
+}
+
 /// One chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Panel {

@@ -135,13 +135,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
             .filter_map(|(color, scheme)| {
                 let g = groups.iter().find(|g| scheme.owns(g) && g.setting == v.label)?;
                 let curve = g.median_curve(|row| row.step as f64, value);
-                Some(Series {
-                    label: scheme.method.clone(),
-                    color,
-                    dashed: false,
-                    points: curve.iter().map(|&(x, _, m, _)| (x, m)).collect(),
-                    band: curve.iter().map(|&(x, lo, _, hi)| (x, lo, hi)).collect(),
-                })
+                Some(Series::median_band(scheme.method.clone(), color, false, &curve))
             })
             .collect()
     };

@@ -164,13 +164,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
                     Some((c, lo, med, hi))
                 })
                 .collect();
-            Series {
-                label: format!("{}, measured", line.label()),
-                color,
-                dashed: false,
-                points: curve.iter().map(|&(x, _, m, _)| (x, m)).collect(),
-                band: curve.iter().map(|&(x, lo, _, hi)| (x, lo, hi)).collect(),
-            }
+            Series::median_band(format!("{}, measured", line.label()), color, false, &curve)
         })
         .collect();
     let fine: Vec<f64> = (1..=100).map(|k| 2.0 * k as f64 / 100.0).collect();

@@ -213,13 +213,8 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
             fit.map_or(String::new(), |f| float(f.slope)),
             fit.map_or(String::new(), |f| float(f.slope_std_error))
         ));
-        let series = |points: &[(f64, f64, f64, f64)], label: String| Series {
-            label,
-            color,
-            dashed: l.line.init == Some(InitChoice::Lora) && matches!(l.ratio, Ratio::Width),
-            points: points.iter().map(|&(x, _, m, _)| (x, m)).collect(),
-            band: points.iter().map(|&(x, lo, _, hi)| (x, lo, hi)).collect(),
-        };
+        let dashed = l.line.init == Some(InitChoice::Lora) && matches!(l.ratio, Ratio::Width);
+        let series = |points: &[(f64, f64, f64, f64)], label: String| Series::median_band(label, color, dashed, points);
         df_series.push(series(&df, format!("{}: {slope_text}", l.label())));
         let dz = medians(|c| c.1);
         if !dz.is_empty() {

@@ -28,7 +28,7 @@ use crate::training::{run, StopRule};
 use crate::training::{Outcome, Row};
 use crate::ExperimentError;
 use indicatif::ProgressBar;
-use odelora::problems::Objective;
+use odelora::problems::{MatrixSensing, MatrixSensingParams, Objective};
 
 /// Where a reproduction writes, at which size, and what it may skip.
 #[derive(Debug, Clone)]
@@ -111,6 +111,9 @@ pub const FIGURES: &[FigureInfo] = &[
     },
 ];
 
+/// Where step-size figures draw a diverged run's final error.
+pub const DIVERGED_ERROR: f64 = 10.0;
+
 /// One method line of a figure: a method from an init, over its own
 /// step-size grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,6 +143,21 @@ impl MethodLine {
             Some(init) => format!("{} ({} init)", self.method, init.name()),
             None => self.method.clone(),
         }
+    }
+
+    /// Final relative error against the step size in `setting`:
+    /// `(lr, q25, median, q75)` over seeds, a diverged run counted as
+    /// [`DIVERGED_ERROR`] (so it is drawn, at the top, never dropped).
+    pub fn final_error_by_step_size(&self, groups: &[Group<'_>], setting: &str) -> Vec<(f64, f64, f64, f64)> {
+        groups
+            .iter()
+            .filter(|g| self.owns(g) && g.setting == setting)
+            .filter_map(|g| {
+                let finals: Vec<f64> = g.runs.iter().map(|r| r.final_rel_error().min(DIVERGED_ERROR)).collect();
+                let (lo, med, hi) = median_iqr(&finals)?;
+                Some((g.lr, lo, med, hi))
+            })
+            .collect()
     }
 
     /// Whether `group` belongs to this line.
@@ -356,6 +374,49 @@ pub fn run_jobs<J: Sync>(
         })
         .collect();
     runs.into_iter().collect()
+}
+
+/// Matrix-sensing instances of one size, for κ × seeds.
+#[derive(Debug, Clone, Copy)]
+pub struct SensingGrid<'a> {
+    /// Matrix size n.
+    pub n: usize,
+    /// Target rank r* (and LoRA rank).
+    pub true_rank: usize,
+    /// Condition numbers.
+    pub kappas: &'a [f64],
+    /// Seeds.
+    pub seeds: &'a [u64],
+    /// Evaluations (and steps) of every run.
+    pub eval_budget: u64,
+}
+
+impl SensingGrid<'_> {
+    /// Every job on every instance (κ, seed), setting `kappa=κ`: one instance
+    /// per pair, shared by its runs (its operator can be hundreds of MB).
+    pub fn runs(&self, jobs: &[(&MethodLine, f64)], id: &str) -> Result<Vec<RunRecord>, ExperimentError> {
+        let bar = figure_bar(id, jobs.len() * self.kappas.len() * self.seeds.len());
+        let mut runs = Vec::new();
+        for &kappa in self.kappas {
+            for &seed in self.seeds {
+                let params = MatrixSensingParams { kappa, seed, ..MatrixSensingParams::square(self.n, self.true_rank) };
+                let instance = MatrixSensing::new(params)?;
+                let settings = MethodSettings::with_lr(1.0, self.true_rank);
+                let stop = StopRule::new(self.eval_budget, Some(self.eval_budget));
+                runs.extend(run_jobs(&bar, jobs, |&(line, lr)| {
+                    line.record_run(lr, &settings, &mut instance.clone(), seed, stop, kappa_setting(kappa))
+                })?);
+            }
+        }
+        bar.finish_and_clear();
+        sort_runs(&mut runs);
+        Ok(runs)
+    }
+}
+
+/// The setting key of a condition number.
+pub fn kappa_setting(kappa: f64) -> String {
+    format!("kappa={kappa}")
 }
 
 /// The progress bar of a figure with `runs` runs.

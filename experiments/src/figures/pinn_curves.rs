@@ -53,17 +53,9 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
                     .filter_map(|(color, line)| {
                         let g = chosen.iter().find(|g| line.owns(g) && g.setting == key)?;
                         let curve = g.median_curve(|row| row.evals as f64, value);
-                        Some(Series {
-                            label: format!(
-                                "{}, h={}",
-                                line.label(),
-                                if g.lr > 0.0 { g.lr.to_string() } else { "adaptive".into() }
-                            ),
-                            color,
-                            dashed: line.init == Some(InitChoice::Spectral),
-                            points: curve.iter().map(|&(x, _, m, _)| (x, m)).collect(),
-                            band: curve.iter().map(|&(x, lo, _, hi)| (x, lo, hi)).collect(),
-                        })
+                        let step = if g.lr > 0.0 { g.lr.to_string() } else { "adaptive".into() };
+                        let dashed = line.init == Some(InitChoice::Spectral);
+                        Some(Series::median_band(format!("{}, h={step}", line.label()), color, dashed, &curve))
                     })
                     .collect();
                 panels.push(Panel {

@@ -12,19 +12,15 @@
 //! error, rarely as divergence.
 
 use odelora_analysis::plot::{Figure, Heatmap, Panel, Series};
-use odelora_analysis::stats::median_iqr;
 use serde::{Deserialize, Serialize};
 
 use super::pinn_sweep::{is_stable, pde_setting, sweep_runs, SweepConfig};
-use super::{group_runs, render_figure, write_run_data, write_summary, FigureStatus, ReproduceContext};
+use super::{group_runs, render_figure, write_run_data, write_summary, FigureStatus, ReproduceContext, DIVERGED_ERROR};
 use crate::methods::InitChoice;
 use crate::output::write_csv;
 use crate::ExperimentError;
 
 const ID: &str = "pinn-stability";
-
-/// Where a diverged run is drawn.
-const DIVERGED_ERROR: f64 = 10.0;
 
 /// The figure's configuration: the sweep's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,23 +74,8 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
                 .enumerate()
                 .filter(|(_, l)| l.lrs.iter().any(|&lr| lr > 0.0))
                 .map(|(color, line)| {
-                    let curve: Vec<(f64, f64, f64, f64)> = groups
-                        .iter()
-                        .filter(|g| line.owns(g) && g.setting == key)
-                        .filter_map(|g| {
-                            let finals: Vec<f64> =
-                                g.runs.iter().map(|r| r.final_rel_error().min(DIVERGED_ERROR)).collect();
-                            let (lo, med, hi) = median_iqr(&finals)?;
-                            Some((g.lr, lo, med, hi))
-                        })
-                        .collect();
-                    Series {
-                        label: line.label(),
-                        color,
-                        dashed: line.init == Some(InitChoice::Spectral),
-                        points: curve.iter().map(|&(x, _, m, _)| (x, m)).collect(),
-                        band: curve.iter().map(|&(x, lo, _, hi)| (x, lo, hi)).collect(),
-                    }
+                    let curve = line.final_error_by_step_size(&groups, &key);
+                    Series::median_band(line.label(), color, line.init == Some(InitChoice::Spectral), &curve)
                 })
                 .collect();
             panels.push(Panel {

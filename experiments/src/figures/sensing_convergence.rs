@@ -8,17 +8,15 @@
 //! IQR band. All methods start from the spectral init; LoRA-GD from its own
 //! init (B = 0) is a separate, dashed line.
 
-use odelora::problems::{MatrixSensing, MatrixSensingParams};
 use odelora_analysis::plot::{Figure, Panel, Series};
 
 use serde::{Deserialize, Serialize};
 
 use super::{
-    best_step_sizes, figure_bar, group_runs, render_figure, run_jobs, sort_runs, write_run_data, write_summary,
-    FigureStatus, MethodLine, ReproduceContext,
+    best_step_sizes, group_runs, kappa_setting, render_figure, write_run_data, write_summary, FigureStatus, MethodLine,
+    ReproduceContext, SensingGrid,
 };
-use crate::methods::{InitChoice, MethodSettings};
-use crate::training::StopRule;
+use crate::methods::InitChoice;
 use crate::ExperimentError;
 
 const ID: &str = "sensing-convergence";
@@ -80,32 +78,20 @@ fn lines(euler: &[f64], rk4: &[f64], lora: &[f64]) -> Vec<MethodLine> {
     ]
 }
 
-fn setting(kappa: f64) -> String {
-    format!("kappa={kappa}")
-}
-
 /// Run every run, write the data and the figure.
 pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
     let config = ctx.config(ID, if ctx.quick { Config::quick() } else { Config::full() })?;
     let Some(figure_run) = ctx.begin(ID, &config)? else { return Ok(FigureStatus::UpToDate) };
     let jobs: Vec<(&MethodLine, f64)> =
         config.lines.iter().flat_map(|line| line.lrs.iter().map(move |&lr| (line, lr))).collect();
-    let bar = figure_bar(ID, jobs.len() * config.kappas.len() * config.seeds.len());
-    let mut runs = Vec::new();
-    // One instance per (κ, seed), shared by its runs (its operator is large).
-    for &kappa in &config.kappas {
-        for &seed in &config.seeds {
-            let params = MatrixSensingParams { kappa, seed, ..MatrixSensingParams::square(config.n, config.true_rank) };
-            let instance = MatrixSensing::new(params)?;
-            let settings = MethodSettings::with_lr(1.0, config.true_rank);
-            let stop = StopRule::new(config.eval_budget, Some(config.eval_budget));
-            runs.extend(run_jobs(&bar, &jobs, |&(line, lr)| {
-                line.record_run(lr, &settings, &mut instance.clone(), seed, stop, setting(kappa))
-            })?);
-        }
-    }
-    bar.finish_and_clear();
-    sort_runs(&mut runs);
+    let grid = SensingGrid {
+        n: config.n,
+        true_rank: config.true_rank,
+        kappas: &config.kappas,
+        seeds: &config.seeds,
+        eval_budget: config.eval_budget,
+    };
+    let runs = grid.runs(&jobs, ID)?;
     write_run_data(ID, "matrix-sensing", &runs, ctx)?;
     let groups = group_runs(&runs);
     let chosen = best_step_sizes(&groups);
@@ -114,7 +100,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
     let mut panels = Vec::new();
     for (x_label, by_evals) in [("iteration", false), ("gradient evaluations", true)] {
         for &kappa in &config.kappas {
-            let key = setting(kappa);
+            let key = kappa_setting(kappa);
             let series = config
                 .lines
                 .iter()
@@ -131,13 +117,12 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
                         },
                         |row| row.rel_error,
                     );
-                    Some(Series {
-                        label: format!("{}, h={}", line.label(), g.lr),
+                    Some(Series::median_band(
+                        format!("{}, h={}", line.label(), g.lr),
                         color,
-                        dashed: line.init == Some(InitChoice::Lora),
-                        points: curve.iter().map(|&(x, _, med, _)| (x, med)).collect(),
-                        band: curve.iter().map(|&(x, lo, _, hi)| (x, lo, hi)).collect(),
-                    })
+                        line.init == Some(InitChoice::Lora),
+                        &curve,
+                    ))
                 })
                 .collect();
             panels.push(Panel {

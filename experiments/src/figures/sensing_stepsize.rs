@@ -9,22 +9,17 @@
 //! counts as an error of 10 (drawn at the top of the axis, never dropped);
 //! `summary.csv` counts them.
 
-use odelora::problems::{MatrixSensing, MatrixSensingParams};
 use odelora_analysis::plot::{Figure, Panel, Series};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    best_step_sizes, figure_bar, group_runs, render_figure, run_jobs, sort_runs, write_run_data, write_summary,
-    FigureStatus, MethodLine, ReproduceContext,
+    best_step_sizes, group_runs, kappa_setting, render_figure, write_run_data, write_summary, FigureStatus, MethodLine,
+    ReproduceContext, SensingGrid, DIVERGED_ERROR,
 };
-use crate::methods::{InitChoice, MethodSettings};
-use crate::training::StopRule;
+use crate::methods::InitChoice;
 use crate::ExperimentError;
 
 const ID: &str = "sensing-stepsize";
-
-/// Where a diverged run is drawn.
-const DIVERGED_ERROR: f64 = 10.0;
 
 /// The figure's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,60 +99,34 @@ fn adam_lines(grid: &[f64]) -> Vec<MethodLine> {
     ]
 }
 
-fn setting(kappa: f64) -> String {
-    format!("kappa={kappa}")
-}
-
 /// Run every run, write the data and the figure.
 pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
     let config = ctx.config(ID, if ctx.quick { Config::quick() } else { Config::full() })?;
     let Some(figure_run) = ctx.begin(ID, &config)? else { return Ok(FigureStatus::UpToDate) };
     let lines: Vec<&MethodLine> = config.gd_lines.iter().chain(&config.adam_lines).collect();
     let jobs: Vec<(&MethodLine, f64)> = lines.iter().flat_map(|l| l.lrs.iter().map(move |&lr| (*l, lr))).collect();
-    let bar = figure_bar(ID, jobs.len() * config.kappas.len() * config.seeds.len());
-    let mut runs = Vec::new();
-    for &kappa in &config.kappas {
-        for &seed in &config.seeds {
-            let params = MatrixSensingParams { kappa, seed, ..MatrixSensingParams::square(config.n, config.true_rank) };
-            let instance = MatrixSensing::new(params)?;
-            let settings = MethodSettings::with_lr(1.0, config.true_rank);
-            let stop = StopRule::new(config.eval_budget, Some(config.eval_budget));
-            runs.extend(run_jobs(&bar, &jobs, |&(line, lr)| {
-                line.record_run(lr, &settings, &mut instance.clone(), seed, stop, setting(kappa))
-            })?);
-        }
-    }
-    bar.finish_and_clear();
-    sort_runs(&mut runs);
+    let grid = SensingGrid {
+        n: config.n,
+        true_rank: config.true_rank,
+        kappas: &config.kappas,
+        seeds: &config.seeds,
+        eval_budget: config.eval_budget,
+    };
+    let runs = grid.runs(&jobs, ID)?;
     write_run_data(ID, "matrix-sensing", &runs, ctx)?;
     let groups = group_runs(&runs);
     write_summary(ID, &groups, &best_step_sizes(&groups), ctx)?;
 
     let mut panels = Vec::new();
     for &kappa in &config.kappas {
-        let key = setting(kappa);
+        let key = kappa_setting(kappa);
         for (family, family_lines) in [("GD-type", &config.gd_lines), ("Adam-type", &config.adam_lines)] {
             let series = family_lines
                 .iter()
                 .enumerate()
                 .map(|(color, line)| {
-                    let curve: Vec<(f64, f64, f64, f64)> = groups
-                        .iter()
-                        .filter(|g| line.owns(g) && g.setting == key)
-                        .filter_map(|g| {
-                            let finals: Vec<f64> =
-                                g.runs.iter().map(|r| r.final_rel_error().min(DIVERGED_ERROR)).collect();
-                            let (lo, med, hi) = odelora_analysis::stats::median_iqr(&finals)?;
-                            Some((g.lr, lo, med, hi))
-                        })
-                        .collect();
-                    Series {
-                        label: line.label(),
-                        color,
-                        dashed: line.init == Some(InitChoice::Lora),
-                        points: curve.iter().map(|&(x, _, m, _)| (x, m)).collect(),
-                        band: curve.iter().map(|&(x, lo, _, hi)| (x, lo, hi)).collect(),
-                    }
+                    let curve = line.final_error_by_step_size(&groups, &key);
+                    Series::median_band(line.label(), color, line.init == Some(InitChoice::Lora), &curve)
                 })
                 .collect();
             panels.push(Panel {
