@@ -6,42 +6,26 @@
 //! sweep ([`super::pinn_sweep`]).
 
 use odelora_analysis::plot::{Figure, Panel, Series};
-use serde::{Deserialize, Serialize};
 
-use super::pinn_sweep::{pde_setting, sweep_runs, SweepConfig};
-use super::{
-    best_step_sizes, group_runs, render_figure, write_run_data, write_summary, FigureStatus, MethodLine,
-    ReproduceContext,
-};
+use super::pinn_sweep::{begin_sweep_figure, pde_setting};
+use super::{best_step_sizes, group_runs, render_figure, write_summary, FigureStatus, MethodLine, ReproduceContext};
 use crate::methods::InitChoice;
 use crate::training::Row;
 use crate::ExperimentError;
 
 const ID: &str = "pinn-curves";
 
-/// The figure's configuration: the sweep's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Config {
-    /// The shared sweep.
-    pub sweep: SweepConfig,
-}
-
 /// Run (or reuse) the sweep, write the data and the figure.
 pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
-    let preset = Config { sweep: if ctx.quick { SweepConfig::quick() } else { SweepConfig::full() } };
-    let config = ctx.config(ID, preset)?;
-    let Some(figure_run) = ctx.begin(ID, &config)? else { return Ok(FigureStatus::UpToDate) };
-    let runs = sweep_runs(ctx, &config.sweep, ID)?;
-    write_run_data(ID, "pinn", &runs, ctx)?;
+    let Some((figure_run, sweep, runs)) = begin_sweep_figure(ctx, ID)? else { return Ok(FigureStatus::UpToDate) };
     let groups = group_runs(&runs);
     let chosen = best_step_sizes(&groups);
     write_summary(ID, &groups, &chosen, ctx)?;
 
     let mut panels = Vec::new();
-    for pde in &config.sweep.pdes {
+    for pde in &sweep.pdes {
         let key = pde_setting(pde);
-        let families: [(&str, &Vec<MethodLine>); 2] =
-            [("GD-type", &config.sweep.gd_lines), ("Adam-type", &config.sweep.adam_lines)];
+        let families: [(&str, &Vec<MethodLine>); 2] = [("GD-type", &sweep.gd_lines), ("Adam-type", &sweep.adam_lines)];
         for (metric, value, log) in [
             ("relative L2 error", (|r: &Row| r.rel_error) as fn(&Row) -> f64, true),
             ("training loss", |r: &Row| r.loss, true),

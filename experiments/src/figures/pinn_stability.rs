@@ -12,37 +12,25 @@
 //! error, rarely as divergence.
 
 use odelora_analysis::plot::{Figure, Heatmap, Panel, Series};
-use serde::{Deserialize, Serialize};
 
-use super::pinn_sweep::{is_stable, pde_setting, sweep_runs, SweepConfig};
-use super::{group_runs, render_figure, write_run_data, write_summary, FigureStatus, ReproduceContext, DIVERGED_ERROR};
+use super::pinn_sweep::{begin_sweep_figure, is_stable, pde_setting};
+use super::{group_runs, render_figure, write_summary, FigureStatus, ReproduceContext, DIVERGED_ERROR};
 use crate::methods::InitChoice;
 use crate::output::write_csv;
 use crate::ExperimentError;
 
 const ID: &str = "pinn-stability";
 
-/// The figure's configuration: the sweep's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Config {
-    /// The shared sweep.
-    pub sweep: SweepConfig,
-}
-
 /// Run (or reuse) the sweep, write the data and the figure.
 pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
-    let preset = Config { sweep: if ctx.quick { SweepConfig::quick() } else { SweepConfig::full() } };
-    let config = ctx.config(ID, preset)?;
-    let Some(figure_run) = ctx.begin(ID, &config)? else { return Ok(FigureStatus::UpToDate) };
-    let runs = sweep_runs(ctx, &config.sweep, ID)?;
-    write_run_data(ID, "pinn", &runs, ctx)?;
+    let Some((figure_run, sweep, runs)) = begin_sweep_figure(ctx, ID)? else { return Ok(FigureStatus::UpToDate) };
     let groups = group_runs(&runs);
     write_summary(ID, &groups, &[], ctx)?;
 
-    let lines: Vec<_> = config.sweep.lines().collect();
+    let lines: Vec<_> = sweep.lines().collect();
     let mut table = Vec::new();
-    let mut cells = vec![vec![None; config.sweep.pdes.len()]; lines.len()];
-    for (j, pde) in config.sweep.pdes.iter().enumerate() {
+    let mut cells = vec![vec![None; sweep.pdes.len()]; lines.len()];
+    for (j, pde) in sweep.pdes.iter().enumerate() {
         let key = pde_setting(pde);
         for (i, line) in lines.iter().enumerate() {
             let points: Vec<_> = groups.iter().filter(|g| line.owns(g) && g.setting == key).collect();
@@ -66,9 +54,9 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
     )?;
 
     let mut panels = Vec::new();
-    for pde in &config.sweep.pdes {
+    for pde in &sweep.pdes {
         let key = pde_setting(pde);
-        for (family, family_lines) in [("GD-type", &config.sweep.gd_lines), ("Adam-type", &config.sweep.adam_lines)] {
+        for (family, family_lines) in [("GD-type", &sweep.gd_lines), ("Adam-type", &sweep.adam_lines)] {
             let series = family_lines
                 .iter()
                 .enumerate()
@@ -79,7 +67,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
                 })
                 .collect();
             panels.push(Panel {
-                title: format!("{pde}, {family}: error after {} evaluations", config.sweep.eval_budget),
+                title: format!("{pde}, {family}: error after {} evaluations", sweep.eval_budget),
                 x_label: "step size (learning rate)".into(),
                 y_label: format!("final relative L2 (diverged = {DIVERGED_ERROR})"),
                 log_x: true,
@@ -98,7 +86,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
         series: Vec::new(),
         heatmap: Some(Heatmap {
             rows: lines.iter().map(|l| l.label()).collect(),
-            columns: config.sweep.pdes.clone(),
+            columns: sweep.pdes.clone(),
             values: cells,
         }),
     });

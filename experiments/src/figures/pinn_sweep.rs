@@ -16,7 +16,9 @@ use odelora::problems::pinn::{Adapted, Architecture, PdeKind, Pinn, PinnParams};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{figure_bar, init_name, run_jobs, sort_runs, MethodLine, ReproduceContext, RunRecord};
+use super::{
+    figure_bar, init_name, run_jobs, sort_runs, write_run_data, FigureRun, MethodLine, ReproduceContext, RunRecord,
+};
 use crate::methods::{method_info, InitChoice, MethodSettings};
 use crate::output::{float, optional_float, write_csv};
 use crate::pinn::{cache_dir, pretrained_network, Pretraining};
@@ -129,6 +131,28 @@ fn adam_lines(grid: &[f64]) -> Vec<MethodLine> {
         MethodLine::new("loraplus-adam", InitChoice::Lora, grid),
         MethodLine::new("riemannian-adam", InitChoice::Lora, grid),
     ]
+}
+
+/// The configuration of a figure drawn from the sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepFigureConfig {
+    /// The shared sweep.
+    pub sweep: SweepConfig,
+}
+
+/// Start figure `id` of the sweep: its configuration and runs (from the
+/// sweep's cache when the other PINN figure ran it), with `runs.csv`,
+/// `runs.parquet` and `timing.csv` written; `None` when up to date.
+pub fn begin_sweep_figure(
+    ctx: &ReproduceContext,
+    id: &'static str,
+) -> Result<Option<(FigureRun, SweepConfig, Vec<RunRecord>)>, ExperimentError> {
+    let preset = SweepFigureConfig { sweep: if ctx.quick { SweepConfig::quick() } else { SweepConfig::full() } };
+    let config = ctx.config(id, preset)?;
+    let Some(figure_run) = ctx.begin(id, &config)? else { return Ok(None) };
+    let runs = sweep_runs(ctx, &config.sweep, id)?;
+    write_run_data(id, "pinn", &runs, ctx)?;
+    Ok(Some((figure_run, config.sweep, runs)))
 }
 
 /// The setting key of a PDE.
