@@ -240,12 +240,21 @@ struct ManifestEntry {
     config_hash: String,
 }
 
-/// `results/manifest.json`: every output of every complete figure, sorted by path.
+/// `results/manifest.json`: every output of every complete figure (its data
+/// folder and its images), sorted by path.
 fn write_manifest(ctx: &ReproduceContext) -> Result<(), ExperimentError> {
     let mut entries = Vec::new();
     for figure in FIGURES {
         let Some(config_hash) = ctx.recorded_hash(figure.id) else { continue };
-        for path in figure_outputs(ctx, figure.id).into_iter().filter(|p| p.is_file()) {
+        // Every file of the figure's data folder (extra tables included) and its images.
+        let data = ctx.results_dir.join(figure.id);
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&data)
+            .map_err(|e| ExperimentError::io(&data, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            .collect();
+        paths.extend(figure_outputs(ctx, figure.id).into_iter().filter(|p| p.is_file() && !p.starts_with(&data)));
+        for path in paths {
             entries.push(ManifestEntry {
                 sha256: sha256_file(&path)?,
                 path: path.display().to_string(),
