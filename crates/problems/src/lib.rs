@@ -12,6 +12,9 @@
 //!   convex with `μ = min q`, `L = max q`, `rank W* = r`.
 //! - [`WidthToy`] (SPEC §5.3): a linear model `f(x) = W x` on a batch of 4
 //!   Gaussian inputs at width n, for the feature-learning scaling.
+//! - [`pinn::Pinn`] (SPEC §5.4): the residual loss of a tanh MLP on one of
+//!   four PDEs, with hand-derived input derivatives and weight gradients,
+//!   adapting every parameter (pretraining) or the hidden-to-hidden weights.
 //!
 //! # Example
 //!
