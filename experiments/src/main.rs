@@ -245,6 +245,11 @@ struct ReproduceArgs {
 }
 
 fn main() -> ExitCode {
+    // faer's operator products (`&a * &b`, decompositions) split their work
+    // over the global thread pool, so their rounding would depend on the
+    // thread count. Parallelism here is at the outer level (runs), so every
+    // inner product is sequential and output is identical for any --threads.
+    faer::set_global_parallelism(faer::Par::Seq);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
