@@ -288,21 +288,8 @@ fn temp_dir(name: &str) -> PathBuf {
 #[test]
 fn every_method_fine_tunes_every_pde() {
     let cache = temp_dir("pinn-cache");
-    let methods = [
-        "odelora-euler",
-        "odelora-rk4",
-        "odelora-rk45",
-        "lora-gd",
-        "lora-adam",
-        "loraplus-gd",
-        "loraplus-adam",
-        "riemannian-gd",
-        "riemannian-adam",
-        "full-gd",
-        "full-adam",
-    ];
     for pde in ["convection", "reaction", "burgers", "helmholtz"] {
-        for (k, method) in methods.iter().enumerate() {
+        for (k, method) in ALL_METHODS.iter().enumerate() {
             let out = tiny_pinn(pde, method, "1e-3", "", &cache);
             let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
             assert!(out.status.success() || out.status.code() == Some(3), "{pde} {method}: {stdout} {stderr}");
