@@ -533,29 +533,35 @@ fn write_runs_parquet(
     std::fs::rename(&temporary, &path).map_err(|e| ExperimentError::io(&path, e))
 }
 
+/// The columns of one recorded step of a run, shared by `runs.csv` and the
+/// PINN sweep's cache.
+pub const RUN_ROW_COLUMNS: &str = "method,init,lr,seed,setting,step,evals,loss,rel_error,balance_gap,h,diverged";
+
+/// One recorded step in [`RUN_ROW_COLUMNS`], floats with 17 significant digits.
+pub fn run_row(run: &RunRecord, row: &Row) -> String {
+    format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{}",
+        run.method,
+        init_name(run.init),
+        float(run.lr),
+        run.seed,
+        run.setting,
+        row.step,
+        row.evals,
+        float(row.loss),
+        float(row.rel_error),
+        optional_float(row.balance_gap),
+        float(row.h),
+        run.diverged()
+    )
+}
+
 /// `runs.csv` of SPEC §6: one row per run and recorded step.
 fn write_runs(figure: &str, problem: &str, runs: &[RunRecord], ctx: &ReproduceContext) -> Result<(), ExperimentError> {
-    let header = "figure,problem,method,init,lr,seed,setting,step,evals,loss,rel_error,balance_gap,h,diverged";
-    let lines = runs.iter().flat_map(|run| {
-        run.rows.iter().map(move |row| {
-            format!(
-                "{figure},{problem},{},{},{},{},{},{},{},{},{},{},{},{}",
-                run.method,
-                init_name(run.init),
-                float(run.lr),
-                run.seed,
-                run.setting,
-                row.step,
-                row.evals,
-                float(row.loss),
-                float(row.rel_error),
-                optional_float(row.balance_gap),
-                float(row.h),
-                run.diverged()
-            )
-        })
-    });
-    write_csv(&ctx.results_dir.join(figure).join("runs.csv"), header, lines)
+    let header = format!("figure,problem,{RUN_ROW_COLUMNS}");
+    let lines =
+        runs.iter().flat_map(|run| run.rows.iter().map(move |row| format!("{figure},{problem},{}", run_row(run, row))));
+    write_csv(&ctx.results_dir.join(figure).join("runs.csv"), &header, lines)
 }
 
 /// `timing.csv`: wall time of each run's steps (kept out of runs.csv so the

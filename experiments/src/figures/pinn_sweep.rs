@@ -17,10 +17,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    figure_bar, init_name, run_jobs, sort_runs, write_run_data, FigureRun, MethodLine, ReproduceContext, RunRecord,
+    figure_bar, run_jobs, run_row, sort_runs, write_run_data, FigureRun, MethodLine, ReproduceContext, RunRecord,
+    RUN_ROW_COLUMNS,
 };
 use crate::methods::{method_info, InitChoice, MethodSettings};
-use crate::output::{float, optional_float, write_csv};
+use crate::output::{float, write_csv};
 use crate::pinn::{cache_dir, pretrained_network, Pretraining};
 use crate::progress::progress_bar;
 use crate::training::{Outcome, Row, StopRule};
@@ -217,37 +218,19 @@ pub fn sweep_runs(ctx: &ReproduceContext, config: &SweepConfig, id: &str) -> Res
     Ok(runs)
 }
 
-const SWEEP_HEADER: &str = "method,init,lr,seed,setting,step,evals,time_s,loss,rel_error,balance_gap,h,diverged";
-
+/// The sweep cache: the columns of `runs.csv` and each step's wall time.
 fn write_sweep(path: &Path, runs: &[RunRecord]) -> Result<(), ExperimentError> {
-    let lines = runs.iter().flat_map(|run| {
-        run.rows.iter().map(move |row| {
-            format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                run.method,
-                init_name(run.init),
-                float(run.lr),
-                run.seed,
-                run.setting,
-                row.step,
-                row.evals,
-                float(row.time_s),
-                float(row.loss),
-                float(row.rel_error),
-                optional_float(row.balance_gap),
-                float(row.h),
-                run.diverged()
-            )
-        })
-    });
-    write_csv(path, SWEEP_HEADER, lines)
+    let lines = runs
+        .iter()
+        .flat_map(|run| run.rows.iter().map(move |row| format!("{},{}", run_row(run, row), float(row.time_s))));
+    write_csv(path, &format!("{RUN_ROW_COLUMNS},time_s"), lines)
 }
 
 /// Parse a sweep cache; `None` if missing or malformed.
 fn read_sweep(path: &PathBuf) -> Option<Vec<RunRecord>> {
     let text = std::fs::read_to_string(path).ok()?;
     let mut lines = text.lines();
-    if lines.next()? != SWEEP_HEADER {
+    if lines.next()? != format!("{RUN_ROW_COLUMNS},time_s") {
         return None;
     }
     let mut runs: Vec<RunRecord> = Vec::new();
@@ -265,13 +248,13 @@ fn read_sweep(path: &PathBuf) -> Option<Vec<RunRecord>> {
         let row = Row {
             step: f[5].parse().ok()?,
             evals: f[6].parse().ok()?,
-            time_s: f[7].parse().ok()?,
-            loss: f[8].parse().ok()?,
-            rel_error: f[9].parse().ok()?,
-            balance_gap: if f[10].is_empty() { None } else { Some(f[10].parse().ok()?) },
-            h: f[11].parse().ok()?,
+            loss: f[7].parse().ok()?,
+            rel_error: f[8].parse().ok()?,
+            balance_gap: if f[9].is_empty() { None } else { Some(f[9].parse().ok()?) },
+            h: f[10].parse().ok()?,
+            time_s: f[12].parse().ok()?,
         };
-        let diverged: bool = f[12].parse().ok()?;
+        let diverged: bool = f[11].parse().ok()?;
         let same = runs
             .last()
             .is_some_and(|r| r.method == method && r.init == init && r.lr == lr && r.seed == seed && r.setting == f[4]);
