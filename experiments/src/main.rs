@@ -10,7 +10,7 @@ use odelora::problems::{
     ConvexQuadratic, ConvexQuadraticParams, MatrixSensing, MatrixSensingParams, Objective, WidthToy, WidthToyParams,
 };
 use odelora_experiments::features::FeatureChange;
-use odelora_experiments::figures::{ReproduceContext, FIGURES};
+use odelora_experiments::figures::{JobMode, ReproduceContext, Shard, FIGURES};
 use odelora_experiments::methods::{
     build_method, is_adaptive, method_info, AdaptiveSettings, InitChoice, MethodSettings, METHODS,
 };
@@ -41,7 +41,17 @@ enum Command {
     #[command(subcommand)]
     Train(Problem),
     /// Regenerate the figures of the study (data in results/, figures in paper-figures/).
-    Reproduce(ReproduceArgs),
+    Reproduce {
+        #[command(flatten)]
+        args: ReproduceArgs,
+        /// Run only part K of N of every figure's runs (K = 1..N, e.g. a cluster job array's
+        /// task id) and store them in results/shards/; `odelora merge` then draws the figures.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<Shard>,
+    },
+    /// Draw the figures from the runs that `reproduce --shard K/N` stored for every K
+    /// (same --quick and --config); runs nothing.
+    Merge(ReproduceArgs),
     /// List the figure ids.
     List,
     /// List the training methods.
@@ -207,6 +217,11 @@ struct PinnArgs {
     /// Interior collocation points (initial and boundary terms: a quarter as many each).
     #[arg(long, default_value_t = 2000)]
     points: usize,
+    /// Interior collocation points of fine-tuning at the target parameter, when they
+    /// should differ from pretraining's (default: --points). A sharp Burgers shock needs
+    /// more than 2000.
+    #[arg(long)]
+    target_points: Option<usize>,
     /// Adam steps of pretraining on all weights at the source parameter (cached).
     #[arg(long, default_value_t = 5000)]
     pretrain_steps: u64,
@@ -277,7 +292,10 @@ fn main() -> ExitCode {
         Command::Train(Problem::WidthToy(args)) => train_width_toy(&args),
         Command::Train(Problem::Pinn(args)) => train_pinn(&args),
         Command::Reference(ReferenceProblem::Burgers { nu, out }) => write_burgers_reference(nu, &out),
-        Command::Reproduce(args) => reproduce(&args).map(|()| ExitCode::SUCCESS),
+        Command::Reproduce { args, shard } => {
+            reproduce(&args, shard.map_or(JobMode::All, JobMode::Shard)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Merge(args) => reproduce(&args, JobMode::Merge).map(|()| ExitCode::SUCCESS),
         Command::List => {
             for f in FIGURES {
                 println!("{:<24} {}", f.id, f.description);
@@ -420,7 +438,8 @@ fn train_pinn(args: &PinnArgs) -> Result<ExitCode, ExperimentError> {
         pretrained.rel_error,
         if pretrained.cached { "from cache".to_string() } else { format!("{:.1} s", start.elapsed().as_secs_f64()) }
     );
-    let mut objective = fine_tuning_problem(&source, pde.target_parameter(), pretrained.network)?;
+    let target = PinnParams { points: args.target_points.unwrap_or(args.points), ..source };
+    let mut objective = fine_tuning_problem(&target, pde.target_parameter(), pretrained.network)?;
     train(&mut objective, &args.train, &settings, out, None)
 }
 
@@ -504,7 +523,7 @@ fn train(
     Ok(ExitCode::SUCCESS)
 }
 
-fn reproduce(args: &ReproduceArgs) -> Result<(), ExperimentError> {
+fn reproduce(args: &ReproduceArgs, mode: JobMode) -> Result<(), ExperimentError> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = args.threads {
         if n == 0 {
@@ -522,12 +541,9 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), ExperimentError> {
                 .map_err(|e| ExperimentError::Input(format!("--config {}: {}", path.display(), e.message())))?
         }
     };
-    let ctx = ReproduceContext {
-        results_dir: args.results_dir.clone(),
-        figures_dir: args.figures_dir.clone(),
-        quick: args.quick,
-        force: args.force,
-        overrides,
-    };
+    let mut ctx = ReproduceContext::new(args.results_dir.clone(), args.figures_dir.clone(), args.quick);
+    ctx.force = args.force;
+    ctx.overrides = overrides;
+    ctx.mode = mode;
     pool.install(|| odelora_experiments::figures::reproduce(&ctx, &args.only))
 }

@@ -36,7 +36,8 @@ impl AtomicFile {
             std::fs::create_dir_all(parent).map_err(|e| ExperimentError::io(parent, e))?;
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temporary = path.with_file_name(format!(".partial.{name}"));
+        // The process id keeps two processes (shards on a shared disk) apart.
+        let temporary = path.with_file_name(format!(".partial.{}.{name}", std::process::id()));
         let file = File::create(&temporary).map_err(|e| ExperimentError::io(path, e))?;
         Ok(Self { path: path.to_owned(), temporary, writer: BufWriter::new(file) })
     }

@@ -321,6 +321,29 @@ fn fine_tuning_starts_from_the_pretrained_network() {
     std::fs::remove_file(path).unwrap();
 }
 
+/// `--target-points` gives fine-tuning its own collocation points and
+/// reuses the network pretrained on `--points`.
+#[test]
+fn target_points_change_fine_tuning_but_not_pretraining() {
+    let cache = temp_dir("pinn-target-points");
+    let path = temp_dir("pinn-target-points.csv");
+    let mut losses = Vec::new();
+    for extra in ["", "--target-points 160"] {
+        let out = tiny_pinn("burgers", "lora-adam", "1e-3", &format!("--out {} {extra}", path.display()), &cache);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(stderr.contains("from cache"), !extra.is_empty(), "{stderr}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        losses.push(text.lines().nth(1).unwrap().split(',').nth(3).unwrap().parse::<f64>().unwrap());
+    }
+    assert!(losses[0] != losses[1], "other points, another loss: {losses:?}");
+    let out = tiny_pinn("burgers", "lora-adam", "1e-3", "--target-points 3", &cache);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("collocation points"));
+    std::fs::remove_dir_all(cache).unwrap();
+    std::fs::remove_file(path).unwrap();
+}
+
 /// With a frozen output layer the loss of a tanh network is bounded: too
 /// large a step saturates the hidden units (the loss stalls, it does not
 /// grow 1000-fold). A step that overflows the weights is non-finite, and

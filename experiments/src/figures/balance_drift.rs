@@ -15,8 +15,8 @@ use odelora_analysis::plot::{Figure, Panel, Series};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    figure_bar, group_runs, render_figure, run_jobs, sort_runs, write_run_data, write_summary, FigureStatus,
-    MethodLine, ReproduceContext,
+    figure_bar, group_runs, record_runs, render_figure, run_jobs, sort_runs, write_summary, FigureStatus, MethodLine,
+    ReproduceContext,
 };
 use crate::methods::{InitChoice, MethodSettings};
 use crate::training::{Row, StopRule};
@@ -111,7 +111,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
             ..MatrixSensingParams::square(config.n, config.true_rank)
         };
         let instance = MatrixSensing::new(params)?;
-        runs.extend(run_jobs(&bar, &jobs, |&(v, scheme, lr)| {
+        runs.extend(run_jobs(ctx, &bar, &jobs, |&(v, scheme, lr)| {
             let mut settings = MethodSettings::with_lr(1.0, v.rank_factor * config.true_rank);
             settings.field = FieldParams::new(Damping::Relative(v.damping), v.gamma)?;
             settings.rebalance_every = v.rebalance_every;
@@ -123,7 +123,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
     }
     bar.finish_and_clear();
     sort_runs(&mut runs);
-    write_run_data(ID, "matrix-sensing", &runs, ctx)?;
+    let Some(runs) = record_runs(ID, "matrix-sensing", runs, ctx)? else { return Ok(FigureStatus::Sharded) };
     let groups = group_runs(&runs);
     write_summary(ID, &groups, &[], ctx)?;
 

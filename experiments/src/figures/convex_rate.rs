@@ -17,8 +17,8 @@ use odelora_analysis::stats::median_iqr;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    figure_bar, group_runs, render_figure, run_jobs, sort_runs, write_run_data, write_summary, FigureStatus,
-    MethodLine, ReproduceContext, RunRecord,
+    figure_bar, group_runs, record_runs, render_figure, run_jobs, sort_runs, write_summary, FigureStatus, MethodLine,
+    ReproduceContext, RunRecord,
 };
 use crate::methods::{InitChoice, MethodSettings};
 use crate::output::{float, write_csv};
@@ -114,13 +114,13 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
         constants.push((seed, mu, lip));
         let settings = MethodSettings::with_lr(1.0, config.rank);
         let stop = StopRule::new(config.steps, None);
-        runs.extend(run_jobs(&bar, &jobs, |&(line, c)| {
+        runs.extend(run_jobs(ctx, &bar, &jobs, |&(line, c)| {
             line.record_run(c / lip, &settings, &mut instance.clone(), seed, stop, setting(c))
         })?);
     }
     bar.finish_and_clear();
     sort_runs(&mut runs);
-    write_run_data(ID, "convex-quadratic", &runs, ctx)?;
+    let Some(runs) = record_runs(ID, "convex-quadratic", runs, ctx)? else { return Ok(FigureStatus::Sharded) };
     let groups = group_runs(&runs);
     write_summary(ID, &groups, &[], ctx)?;
 

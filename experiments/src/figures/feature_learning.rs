@@ -17,7 +17,7 @@ use odelora_analysis::stats::median_iqr;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    figure_bar, group_runs, init_name, render_figure, run_jobs, sort_runs, write_run_data, write_summary, FigureStatus,
+    figure_bar, group_runs, init_name, record_runs, render_figure, run_jobs, sort_runs, write_summary, FigureStatus,
     MethodLine, ReproduceContext, RunRecord,
 };
 use crate::features::FeatureChange;
@@ -156,7 +156,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
         .collect();
     let bar = figure_bar(ID, jobs.len());
     let changes = std::sync::Mutex::new(Vec::new());
-    let mut runs = run_jobs(&bar, &jobs, |&(l, n, seed)| {
+    let mut runs = run_jobs(ctx, &bar, &jobs, |&(l, n, seed)| {
         let (record, change) = feature_run(l, n, seed, &config)?;
         changes.lock().map_err(|_| ExperimentError::Input("a run panicked".into()))?.push((
             record.method,
@@ -169,7 +169,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
     })?;
     bar.finish_and_clear();
     sort_runs(&mut runs);
-    write_run_data(ID, "width-toy", &runs, ctx)?;
+    let Some(runs) = record_runs(ID, "width-toy", runs, ctx)? else { return Ok(FigureStatus::Sharded) };
     write_summary(ID, &group_runs(&runs), &[], ctx)?;
 
     let mut changes = changes.into_inner().map_err(|_| ExperimentError::Input("a run panicked".into()))?;

@@ -10,8 +10,12 @@ mod pinn_sweep;
 mod rk45_work_precision;
 mod sensing_convergence;
 mod sensing_stepsize;
+mod shards;
+
+pub use shards::{JobMode, Shard};
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use odelora_analysis::plot::Figure;
 use odelora_analysis::stats::{median, median_iqr};
@@ -29,6 +33,7 @@ use crate::training::{Outcome, Row};
 use crate::ExperimentError;
 use indicatif::ProgressBar;
 use odelora::problems::{MatrixSensing, MatrixSensingParams, Objective};
+use shards::Ledger;
 
 /// Where a reproduction writes, at which size, and what it may skip.
 #[derive(Debug, Clone)]
@@ -44,6 +49,10 @@ pub struct ReproduceContext {
     /// `--config FILE.toml`: a table per figure id whose keys replace the
     /// preset's.
     pub overrides: toml::Table,
+    /// Every run, one shard's (`--shard K/N`), or none (`odelora merge`).
+    pub mode: JobMode,
+    /// The runs of the figure being made.
+    ledger: Arc<Mutex<Ledger>>,
 }
 
 /// What happened to a figure.
@@ -53,6 +62,8 @@ pub enum FigureStatus {
     Made,
     /// Its outputs existed for the same configuration.
     UpToDate,
+    /// This shard's runs were stored (`odelora merge` draws the figure).
+    Sharded,
 }
 
 /// A figure id, what it shows, and the function that makes it.
@@ -204,7 +215,7 @@ pub fn reproduce(ctx: &ReproduceContext, ids: &[String]) -> Result<(), Experimen
         }
     }
     let start = std::time::Instant::now();
-    let mut timing = Vec::new();
+    let mut made = Vec::new();
     for figure in FIGURES.iter().filter(|f| ids.is_empty() || ids.iter().any(|id| id == f.id)) {
         let figure_start = std::time::Instant::now();
         let status = (figure.make)(ctx)?;
@@ -212,24 +223,119 @@ pub fn reproduce(ctx: &ReproduceContext, ids: &[String]) -> Result<(), Experimen
         let state = match status {
             FigureStatus::Made => "made",
             FigureStatus::UpToDate => "up-to-date",
+            FigureStatus::Sharded => "shard-stored",
         };
         eprintln!("{}: {state} in {seconds:.1} s", figure.id);
-        timing.push(format!("{},{state},{seconds:.3},{}", figure.id, peak_memory_mb()));
+        made.push(TimingRow {
+            figure: figure.id.into(),
+            status: state.into(),
+            wall_s: seconds,
+            peak_rss_mb: peak_memory_mb(),
+            config_hash: ctx.recorded_hash(figure.id).unwrap_or_default(),
+        });
     }
-    timing.push(format!("total,,{:.3},{}", start.elapsed().as_secs_f64(), peak_memory_mb()));
-    write_csv(&ctx.results_dir.join("timing.csv"), "figure,status,wall_s,peak_rss_mb", timing)?;
-    write_manifest(ctx)
+    let invocation = TimingRow {
+        figure: "invocation".into(),
+        status: String::new(),
+        wall_s: start.elapsed().as_secs_f64(),
+        peak_rss_mb: peak_memory_mb(),
+        config_hash: String::new(),
+    };
+    match ctx.mode {
+        // A shard leaves the figures, the manifest and the main timing alone.
+        JobMode::Shard(shard) => {
+            made.push(invocation);
+            let path = ctx.shards_dir().join(format!("timing-{}-of-{}.csv", shard.index, shard.count));
+            write_csv(&path, TIMING_HEADER, made.iter().map(TimingRow::line))
+        }
+        JobMode::All | JobMode::Merge => {
+            write_timing_table(ctx, made, invocation)?;
+            write_manifest(ctx)
+        }
+    }
 }
 
-/// Peak resident memory of this process so far, in MB (empty where the
+/// One row of `results/timing.csv`.
+#[derive(Debug, Clone, PartialEq)]
+struct TimingRow {
+    figure: String,
+    status: String,
+    wall_s: f64,
+    peak_rss_mb: Option<f64>,
+    config_hash: String,
+}
+
+const TIMING_HEADER: &str = "figure,status,wall_s,peak_rss_mb,config_hash";
+
+impl TimingRow {
+    fn line(&self) -> String {
+        let peak = self.peak_rss_mb.map(|mb| format!("{mb:.1}")).unwrap_or_default();
+        format!("{},{},{:.3},{peak},{}", self.figure, self.status, self.wall_s, self.config_hash)
+    }
+
+    fn parse(line: &str) -> Option<Self> {
+        let f: Vec<&str> = line.split(',').collect();
+        let [figure, status, wall_s, peak, config_hash] = f.as_slice() else { return None };
+        Some(Self {
+            figure: figure.to_string(),
+            status: status.to_string(),
+            wall_s: wall_s.parse().ok()?,
+            peak_rss_mb: peak.parse().ok(),
+            config_hash: config_hash.to_string(),
+        })
+    }
+}
+
+/// `results/timing.csv`: what making each figure's current outputs cost.
+/// A figure made now gets this invocation's wall time and peak memory (the
+/// process's peak so far); one made by an earlier invocation keeps that
+/// invocation's row while its configuration hash is unchanged (status
+/// `made-earlier`), so a full reproduction split over several invocations
+/// is still timed in one table. `total` sums the figures' wall times (and
+/// takes the largest peak); `invocation` is this process alone.
+fn write_timing_table(
+    ctx: &ReproduceContext,
+    made: Vec<TimingRow>,
+    invocation: TimingRow,
+) -> Result<(), ExperimentError> {
+    let path = ctx.results_dir.join("timing.csv");
+    let earlier: Vec<TimingRow> = std::fs::read_to_string(&path)
+        .map(|text| text.lines().skip(1).filter_map(TimingRow::parse).collect())
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    for figure in FIGURES {
+        let hash = ctx.recorded_hash(figure.id);
+        let now = made.iter().find(|r| r.figure == figure.id && r.status == "made");
+        let before = earlier.iter().find(|r| {
+            r.figure == figure.id
+                && matches!(r.status.as_str(), "made" | "made-earlier")
+                && Some(&r.config_hash) == hash.as_ref()
+        });
+        match (now, before) {
+            (Some(row), _) => rows.push(row.clone()),
+            (None, Some(row)) => rows.push(TimingRow { status: "made-earlier".into(), ..row.clone() }),
+            (None, None) => rows.extend(made.iter().find(|r| r.figure == figure.id).cloned()),
+        }
+    }
+    let total = TimingRow {
+        figure: "total".into(),
+        status: String::new(),
+        wall_s: rows.iter().map(|r| r.wall_s).sum(),
+        peak_rss_mb: rows.iter().filter_map(|r| r.peak_rss_mb).reduce(f64::max),
+        config_hash: String::new(),
+    };
+    rows.push(total);
+    rows.push(invocation);
+    write_csv(&path, TIMING_HEADER, rows.iter().map(TimingRow::line))
+}
+
+/// Peak resident memory of this process so far, in MB (`None` where the
 /// system does not report it).
-fn peak_memory_mb() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_string())))
-        .and_then(|v| v.trim_end_matches(" kB").trim().parse::<f64>().ok())
-        .map(|kb| format!("{:.1}", kb / 1024.0))
-        .unwrap_or_default()
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches(" kB").trim().parse::<f64>();
+    kb.ok().map(|kb| kb / 1024.0)
 }
 
 #[derive(Serialize)]
@@ -310,6 +416,35 @@ struct ConfigRecord {
 }
 
 impl ReproduceContext {
+    /// Every run of the quick or full presets, into `results_dir` and
+    /// `figures_dir`, skipping up-to-date figures, no overrides.
+    pub fn new(results_dir: PathBuf, figures_dir: PathBuf, quick: bool) -> Self {
+        Self {
+            results_dir,
+            figures_dir,
+            quick,
+            force: false,
+            overrides: toml::Table::new(),
+            mode: JobMode::All,
+            ledger: Arc::default(),
+        }
+    }
+
+    /// `results/shards/`: the stored runs of `--shard`.
+    pub fn shards_dir(&self) -> PathBuf {
+        self.results_dir.join("shards")
+    }
+
+    /// Number the runs asked for from now on from 0, stored (in shard and
+    /// merge mode) under `results/shards/<store>/`.
+    pub fn open_store(&self, store: &str) {
+        *self.ledger() = Ledger::new(self.shards_dir().join(store), self.mode);
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The figure's configuration: `preset` with the keys of the `[id]`
     /// table of `--config` replacing its own (unknown keys are an error).
     pub fn config<C: Serialize + DeserializeOwned>(&self, id: &str, preset: C) -> Result<C, ExperimentError> {
@@ -329,11 +464,16 @@ impl ReproduceContext {
 
     /// Start figure `id` with `config`: `None` when its outputs are up to
     /// date (same configuration hash, every file present) and `--force` was
-    /// not given.
+    /// not given. A shard never skips (its records resume instead) and
+    /// leaves the figure's outputs alone.
     pub fn begin<C: Serialize>(&self, id: &'static str, config: &C) -> Result<Option<FigureRun>, ExperimentError> {
         let config = serde_json::to_value(config).map_err(|e| ExperimentError::Input(e.to_string()))?;
         let text = format!("{id}\n{}\n{}\n{config}", env!("CARGO_PKG_VERSION"), self.quick);
         let hash = format!("{:x}", Sha256::digest(text.as_bytes()));
+        self.open_store(&format!("{id}-{}", &hash[..16]));
+        if matches!(self.mode, JobMode::Shard(_)) {
+            return Ok(Some(FigureRun { id, hash, config }));
+        }
         let record_path = self.results_dir.join(id).join("config.json");
         let recorded = std::fs::read_to_string(&record_path)
             .ok()
@@ -368,21 +508,51 @@ impl FigureRun {
 
 /// Run `jobs` in parallel (outer level; each run is sequential inside, or
 /// deterministic in its own parallel parts), advancing `bar` per job and
-/// keeping the job order; the first error wins.
+/// keeping the job order; the first error wins. A shard runs only its own
+/// jobs (those it stored before are read back); a merge runs none and
+/// reads every record from the shards.
 pub fn run_jobs<J: Sync>(
+    ctx: &ReproduceContext,
     bar: &ProgressBar,
     jobs: &[J],
     f: impl Fn(&J) -> Result<RunRecord, ExperimentError> + Sync + Send,
 ) -> Result<Vec<RunRecord>, ExperimentError> {
-    let runs: Vec<Result<RunRecord, ExperimentError>> = jobs
-        .par_iter()
-        .map(|job| {
-            let run = f(job);
+    let shard = match ctx.mode {
+        JobMode::Shard(shard) => Some(shard),
+        JobMode::All | JobMode::Merge => None,
+    };
+    let mut ledger = ctx.ledger();
+    let first = ledger.reserve(jobs.len());
+    let mut mine = Vec::new();
+    for (number, job) in (first..).zip(jobs) {
+        if shard.is_none_or(|s| s.owns(number)) {
+            mine.push((number, job, ledger.take(number)?));
+        }
+    }
+    if let Some((number, ..)) = mine.iter().find(|m| ctx.mode == JobMode::Merge && m.2.is_none()) {
+        return Err(ExperimentError::Input(format!(
+            "the shard records in {} lack run {number}: run every shard with the same --quick and --config",
+            ledger.store().display()
+        )));
+    }
+    drop(ledger);
+    bar.set_length(bar.length().unwrap_or(0).saturating_sub((jobs.len() - mine.len()) as u64));
+    let runs: Vec<Result<(usize, RunRecord), ExperimentError>> = mine
+        .into_par_iter()
+        .map(|(number, job, stored)| {
+            let run = stored.map_or_else(|| f(job), Ok);
             bar.inc(1);
-            run
+            run.map(|r| (number, r))
         })
         .collect();
-    runs.into_iter().collect()
+    let runs: Vec<(usize, RunRecord)> = runs.into_iter().collect::<Result<_, _>>()?;
+    if shard.is_some() {
+        let mut ledger = ctx.ledger();
+        for (number, run) in &runs {
+            ledger.keep(*number, run.clone());
+        }
+    }
+    Ok(runs.into_iter().map(|(_, run)| run).collect())
 }
 
 /// Matrix-sensing instances of one size, for κ × seeds.
@@ -403,7 +573,12 @@ pub struct SensingGrid<'a> {
 impl SensingGrid<'_> {
     /// Every job on every instance (κ, seed), setting `kappa=κ`: one instance
     /// per pair, shared by its runs (its operator can be hundreds of MB).
-    pub fn runs(&self, jobs: &[(&MethodLine, f64)], id: &str) -> Result<Vec<RunRecord>, ExperimentError> {
+    pub fn runs(
+        &self,
+        ctx: &ReproduceContext,
+        jobs: &[(&MethodLine, f64)],
+        id: &str,
+    ) -> Result<Vec<RunRecord>, ExperimentError> {
         let bar = figure_bar(id, jobs.len() * self.kappas.len() * self.seeds.len());
         let mut runs = Vec::new();
         for &kappa in self.kappas {
@@ -412,7 +587,7 @@ impl SensingGrid<'_> {
                 let instance = MatrixSensing::new(params)?;
                 let settings = MethodSettings::with_lr(1.0, self.true_rank);
                 let stop = StopRule::new(self.eval_budget, Some(self.eval_budget));
-                runs.extend(run_jobs(&bar, jobs, |&(line, lr)| {
+                runs.extend(run_jobs(ctx, &bar, jobs, |&(line, lr)| {
                     line.record_run(lr, &settings, &mut instance.clone(), seed, stop, kappa_setting(kappa))
                 })?);
             }
@@ -488,16 +663,23 @@ pub fn sort_runs(runs: &mut [RunRecord]) {
     });
 }
 
-/// `runs.csv`, `runs.parquet` and `timing.csv` of a figure.
-pub fn write_run_data(
+/// Record a figure's runs: `runs.csv`, `runs.parquet` and `timing.csv`,
+/// and the runs back to draw from. A shard instead stores its records for
+/// the merge and returns `None`: no figure is drawn from part of the runs.
+pub fn record_runs(
     figure: &str,
     problem: &str,
-    runs: &[RunRecord],
+    runs: Vec<RunRecord>,
     ctx: &ReproduceContext,
-) -> Result<(), ExperimentError> {
-    write_runs(figure, problem, runs, ctx)?;
-    write_runs_parquet(figure, problem, runs, ctx)?;
-    write_timing(figure, runs, ctx)
+) -> Result<Option<Vec<RunRecord>>, ExperimentError> {
+    if let JobMode::Shard(shard) = ctx.mode {
+        ctx.ledger().write(shard)?;
+        return Ok(None);
+    }
+    write_runs(figure, problem, &runs, ctx)?;
+    write_runs_parquet(figure, problem, &runs, ctx)?;
+    write_timing(figure, &runs, ctx)?;
+    Ok(Some(runs))
 }
 
 /// `runs.parquet`: the same table as `runs.csv`, typed (floats as f64,
@@ -698,11 +880,8 @@ mod tests {
     fn context(overrides: &str) -> ReproduceContext {
         let dir = std::env::temp_dir().join(format!("odelora-figures-{}-{}", std::process::id(), overrides.len()));
         ReproduceContext {
-            results_dir: dir.join("results"),
-            figures_dir: dir.join("figures"),
-            quick: true,
-            force: false,
             overrides: overrides.parse().unwrap(),
+            ..ReproduceContext::new(dir.join("results"), dir.join("figures"), true)
         }
     }
 

@@ -7,7 +7,7 @@
 
 use odelora_analysis::plot::{Figure, Panel, Series};
 
-use super::pinn_sweep::{begin_sweep_figure, pde_setting};
+use super::pinn_sweep::{begin_sweep_figure, pde_setting, SweepFigure};
 use super::{best_step_sizes, group_runs, render_figure, write_summary, FigureStatus, MethodLine, ReproduceContext};
 use crate::methods::InitChoice;
 use crate::training::Row;
@@ -17,7 +17,10 @@ const ID: &str = "pinn-curves";
 
 /// Run (or reuse) the sweep, write the data and the figure.
 pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
-    let Some((figure_run, sweep, runs)) = begin_sweep_figure(ctx, ID)? else { return Ok(FigureStatus::UpToDate) };
+    let (figure_run, sweep, runs) = match begin_sweep_figure(ctx, ID)? {
+        SweepFigure::Draw(figure_run, sweep, runs) => (figure_run, sweep, runs),
+        SweepFigure::Done(status) => return Ok(status),
+    };
     let groups = group_runs(&runs);
     let chosen = best_step_sizes(&groups);
     write_summary(ID, &groups, &chosen, ctx)?;

@@ -13,7 +13,7 @@
 
 use odelora_analysis::plot::{Figure, Heatmap, Panel, Series};
 
-use super::pinn_sweep::{begin_sweep_figure, is_stable, pde_setting};
+use super::pinn_sweep::{begin_sweep_figure, is_stable, pde_setting, SweepFigure};
 use super::{group_runs, render_figure, write_summary, FigureStatus, ReproduceContext, DIVERGED_ERROR};
 use crate::methods::InitChoice;
 use crate::output::write_csv;
@@ -23,7 +23,10 @@ const ID: &str = "pinn-stability";
 
 /// Run (or reuse) the sweep, write the data and the figure.
 pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
-    let Some((figure_run, sweep, runs)) = begin_sweep_figure(ctx, ID)? else { return Ok(FigureStatus::UpToDate) };
+    let (figure_run, sweep, runs) = match begin_sweep_figure(ctx, ID)? {
+        SweepFigure::Draw(figure_run, sweep, runs) => (figure_run, sweep, runs),
+        SweepFigure::Done(status) => return Ok(status),
+    };
     let groups = group_runs(&runs);
     write_summary(ID, &groups, &[], ctx)?;
 

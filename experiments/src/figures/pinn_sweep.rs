@@ -10,21 +10,19 @@
 //! pretrained network (`preserve_base`). The sweep's runs are cached under
 //! its configuration hash, so the two figures share one sweep.
 
-use std::path::{Path, PathBuf};
-
 use odelora::problems::pinn::{Adapted, Architecture, PdeKind, Pinn, PinnParams};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::shards::{read_records, write_records};
 use super::{
-    figure_bar, run_jobs, run_row, sort_runs, write_run_data, FigureRun, MethodLine, ReproduceContext, RunRecord,
-    RUN_ROW_COLUMNS,
+    figure_bar, record_runs, run_jobs, sort_runs, FigureRun, FigureStatus, JobMode, MethodLine, ReproduceContext,
+    RunRecord,
 };
-use crate::methods::{method_info, InitChoice, MethodSettings};
-use crate::output::{float, write_csv};
+use crate::methods::{InitChoice, MethodSettings};
 use crate::pinn::{cache_dir, pretrained_network, Pretraining};
 use crate::progress::progress_bar;
-use crate::training::{Outcome, Row, StopRule};
+use crate::training::StopRule;
 use crate::ExperimentError;
 
 /// The sweep's configuration (shared by both PINN figures).
@@ -78,7 +76,11 @@ impl SweepConfig {
     }
 
     /// The study's size (SPEC §5.4): 4 × 50, 2000 points, 5000 pretraining
-    /// steps, 300 evaluations, three seeds, four step sizes per method.
+    /// steps, 300 evaluations, five seeds, three step sizes per method.
+    ///
+    /// One loss-and-gradient costs ≈ 36 ms on one core and the test-grid
+    /// error ≈ 1.5 times that, so the 4 × 125 runs take ≈ 50 minutes on two
+    /// cores after pretraining (4 × ≈ 4 minutes, cached).
     pub fn full() -> Self {
         Self {
             depth: 4,
@@ -86,11 +88,11 @@ impl SweepConfig {
             points: 2000,
             pretrain_steps: 5000,
             pretrain_lr: 1e-3,
-            seeds: vec![0, 1, 2],
+            seeds: (0..5).collect(),
             eval_budget: 300,
-            record_every: 10,
-            gd_lines: gd_lines(&[1e-3, 1e-2, 1e-1, 1.0]),
-            adam_lines: adam_lines(&[1e-4, 1e-3, 3e-3, 1e-2]),
+            record_every: 15,
+            gd_lines: gd_lines(&[1e-3, 1e-2, 1e-1]),
+            adam_lines: adam_lines(&[1e-4, 1e-3, 1e-2]),
             ..Self::quick()
         }
     }
@@ -141,19 +143,24 @@ pub struct SweepFigureConfig {
     pub sweep: SweepConfig,
 }
 
-/// Start figure `id` of the sweep: its configuration and runs (from the
-/// sweep's cache when the other PINN figure ran it), with `runs.csv`,
-/// `runs.parquet` and `timing.csv` written; `None` when up to date.
-pub fn begin_sweep_figure(
-    ctx: &ReproduceContext,
-    id: &'static str,
-) -> Result<Option<(FigureRun, SweepConfig, Vec<RunRecord>)>, ExperimentError> {
+/// A figure of the sweep, ready to draw or already done.
+pub enum SweepFigure {
+    /// Its configuration and runs, with `runs.csv`, `runs.parquet` and
+    /// `timing.csv` written.
+    Draw(FigureRun, SweepConfig, Vec<RunRecord>),
+    /// Nothing to draw: up to date, or a shard's runs stored.
+    Done(FigureStatus),
+}
+
+/// Start figure `id` of the sweep (its runs from the sweep's cache when the
+/// other PINN figure ran it).
+pub fn begin_sweep_figure(ctx: &ReproduceContext, id: &'static str) -> Result<SweepFigure, ExperimentError> {
     let preset = SweepFigureConfig { sweep: if ctx.quick { SweepConfig::quick() } else { SweepConfig::full() } };
     let config = ctx.config(id, preset)?;
-    let Some(figure_run) = ctx.begin(id, &config)? else { return Ok(None) };
+    let Some(figure_run) = ctx.begin(id, &config)? else { return Ok(SweepFigure::Done(FigureStatus::UpToDate)) };
     let runs = sweep_runs(ctx, &config.sweep, id)?;
-    write_run_data(id, "pinn", &runs, ctx)?;
-    Ok(Some((figure_run, config.sweep, runs)))
+    let Some(runs) = record_runs(id, "pinn", runs, ctx)? else { return Ok(SweepFigure::Done(FigureStatus::Sharded)) };
+    Ok(SweepFigure::Draw(figure_run, config.sweep, runs))
 }
 
 /// The setting key of a PDE.
@@ -162,13 +169,17 @@ pub fn pde_setting(pde: &str) -> String {
 }
 
 /// The sweep's runs: from its cache when a previous figure ran the same
-/// configuration, else run now (and cached).
+/// configuration, else run now (and cached). Both figures share one shard
+/// store, so a shard runs the sweep once.
 pub fn sweep_runs(ctx: &ReproduceContext, config: &SweepConfig, id: &str) -> Result<Vec<RunRecord>, ExperimentError> {
     let text = serde_json::to_string(config).map_err(|e| ExperimentError::Input(e.to_string()))?;
     let hash = format!("{:x}", Sha256::digest(format!("{}\n{text}", env!("CARGO_PKG_VERSION")).as_bytes()));
-    let path = cache_dir(&ctx.results_dir).join(format!("pinn-sweep-{}.csv", &hash[..16]));
-    if let Some(runs) = read_sweep(&path) {
-        return Ok(runs);
+    let name = format!("pinn-sweep-{}", &hash[..16]);
+    ctx.open_store(&name);
+    let sharded = matches!(ctx.mode, JobMode::Shard(_));
+    let path = cache_dir(&ctx.results_dir).join(format!("{name}.csv"));
+    if let Some(runs) = read_records(&path).filter(|_| !sharded) {
+        return Ok(runs.into_iter().map(|(_, run)| run).collect());
     }
     let kinds = config.pde_kinds()?;
     let jobs: Vec<(&MethodLine, f64, u64)> = config
@@ -203,7 +214,7 @@ pub fn sweep_runs(ctx: &ReproduceContext, config: &SweepConfig, id: &str) -> Res
         settings.preserve_base = true;
         let stop = StopRule::new(config.eval_budget, Some(config.eval_budget)).recording_every(config.record_every);
         let bar = figure_bar(&format!("{id}: {}", pde.name()), jobs.len());
-        runs.extend(run_jobs(&bar, &jobs, |&(line, lr, seed)| {
+        runs.extend(run_jobs(ctx, &bar, &jobs, |&(line, lr, seed)| {
             let mut objective = targets
                 .iter()
                 .find(|t| t.0 == seed)
@@ -214,68 +225,10 @@ pub fn sweep_runs(ctx: &ReproduceContext, config: &SweepConfig, id: &str) -> Res
         bar.finish_and_clear();
     }
     sort_runs(&mut runs);
-    write_sweep(&path, &runs)?;
+    if !sharded {
+        write_records(&path, runs.iter().enumerate())?;
+    }
     Ok(runs)
-}
-
-/// The sweep cache: the columns of `runs.csv` and each step's wall time.
-fn write_sweep(path: &Path, runs: &[RunRecord]) -> Result<(), ExperimentError> {
-    let lines = runs
-        .iter()
-        .flat_map(|run| run.rows.iter().map(move |row| format!("{},{}", run_row(run, row), float(row.time_s))));
-    write_csv(path, &format!("{RUN_ROW_COLUMNS},time_s"), lines)
-}
-
-/// Parse a sweep cache; `None` if missing or malformed.
-fn read_sweep(path: &PathBuf) -> Option<Vec<RunRecord>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut lines = text.lines();
-    if lines.next()? != format!("{RUN_ROW_COLUMNS},time_s") {
-        return None;
-    }
-    let mut runs: Vec<RunRecord> = Vec::new();
-    for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 13 {
-            return None;
-        }
-        let method = method_info(f[0]).ok()?.name;
-        let init = match f[1] {
-            "none" => None,
-            name => Some(InitChoice::ALL.iter().copied().find(|i| i.name() == name)?),
-        };
-        let (lr, seed): (f64, u64) = (f[2].parse().ok()?, f[3].parse().ok()?);
-        let row = Row {
-            step: f[5].parse().ok()?,
-            evals: f[6].parse().ok()?,
-            loss: f[7].parse().ok()?,
-            rel_error: f[8].parse().ok()?,
-            balance_gap: if f[9].is_empty() { None } else { Some(f[9].parse().ok()?) },
-            h: f[10].parse().ok()?,
-            time_s: f[12].parse().ok()?,
-        };
-        let diverged: bool = f[11].parse().ok()?;
-        let same = runs
-            .last()
-            .is_some_and(|r| r.method == method && r.init == init && r.lr == lr && r.seed == seed && r.setting == f[4]);
-        if !same {
-            runs.push(RunRecord {
-                method,
-                init,
-                setting: f[4].into(),
-                lr,
-                seed,
-                rows: Vec::new(),
-                outcome: Outcome::Completed,
-            });
-        }
-        let run = runs.last_mut()?;
-        run.rows.push(row);
-        if diverged {
-            run.outcome = Outcome::Diverged { step: row.step };
-        }
-    }
-    Some(runs)
 }
 
 /// Whether a run trained stably (SPEC §6): it did not diverge, and its loss

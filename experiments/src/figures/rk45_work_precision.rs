@@ -14,7 +14,7 @@ use odelora_analysis::stats::median_iqr;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    best_step_sizes, figure_bar, group_runs, render_figure, run_jobs, sort_runs, write_run_data, write_summary,
+    best_step_sizes, figure_bar, group_runs, record_runs, render_figure, run_jobs, sort_runs, write_summary,
     FigureStatus, MethodLine, ReproduceContext, RunRecord,
 };
 use crate::methods::{AdaptiveSettings, InitChoice, MethodSettings};
@@ -104,7 +104,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
             ..MatrixSensingParams::square(config.n, config.true_rank)
         };
         let instance = MatrixSensing::new(params)?;
-        runs.extend(run_jobs(&bar, &jobs, |&(line, lr, rtol)| {
+        runs.extend(run_jobs(ctx, &bar, &jobs, |&(line, lr, rtol)| {
             let mut settings = MethodSettings::with_lr(1.0, config.true_rank);
             let (setting, steps) = match rtol {
                 Some(rtol) => {
@@ -119,7 +119,7 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
     }
     bar.finish_and_clear();
     sort_runs(&mut runs);
-    write_run_data(ID, "matrix-sensing", &runs, ctx)?;
+    let Some(runs) = record_runs(ID, "matrix-sensing", runs, ctx)? else { return Ok(FigureStatus::Sharded) };
     let groups = group_runs(&runs);
     let chosen = best_step_sizes(&groups);
     write_summary(ID, &groups, &chosen, ctx)?;

@@ -13,7 +13,7 @@ use odelora_analysis::plot::{Figure, Panel, Series};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    best_step_sizes, group_runs, kappa_setting, render_figure, write_run_data, write_summary, FigureStatus, MethodLine,
+    best_step_sizes, group_runs, kappa_setting, record_runs, render_figure, write_summary, FigureStatus, MethodLine,
     ReproduceContext, SensingGrid, DIVERGED_ERROR,
 };
 use crate::methods::InitChoice;
@@ -112,8 +112,8 @@ pub fn make(ctx: &ReproduceContext) -> Result<FigureStatus, ExperimentError> {
         seeds: &config.seeds,
         eval_budget: config.eval_budget,
     };
-    let runs = grid.runs(&jobs, ID)?;
-    write_run_data(ID, "matrix-sensing", &runs, ctx)?;
+    let runs = grid.runs(ctx, &jobs, ID)?;
+    let Some(runs) = record_runs(ID, "matrix-sensing", runs, ctx)? else { return Ok(FigureStatus::Sharded) };
     let groups = group_runs(&runs);
     write_summary(ID, &groups, &best_step_sizes(&groups), ctx)?;
 
