@@ -1,6 +1,8 @@
 //! The experiments of the ODELoRA study and the `odelora` command-line
 //! program: training runs (`odelora train`) and the figures
-//! (`odelora reproduce`), one module per figure id of SPEC §6.
+//! (`odelora reproduce`), one module per figure id of SPEC §6, whose runs
+//! can be split over a cluster (`reproduce --shard K/N`, then
+//! `odelora merge`; see [`figures::Shard`]).
 
 pub mod features;
 pub mod figures;

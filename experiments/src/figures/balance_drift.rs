@@ -27,7 +27,7 @@ const ID: &str = "balance-drift";
 /// One way of running the field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Variant {
-    /// Setting key and panel title.
+    /// Setting key and panel title (no commas: it is a CSV field).
     pub label: String,
     /// LoRA rank as a multiple of the target's rank r* (1 = exact rank).
     pub rank_factor: usize,
@@ -78,11 +78,11 @@ impl Config {
             ],
             variants: vec![
                 variant("exact rank", 1, 0.0, None, 1e-12),
-                variant("exact rank, γ = 1", 1, 1.0, None, 1e-12),
-                variant("exact rank, rebalance every 10", 1, 0.0, Some(10), 1e-12),
-                variant("r = 2r*, exact field (δ = 0)", 2, 0.0, None, 0.0),
-                variant("r = 2r*, δ = 1e-12·tr(M)/r", 2, 0.0, None, 1e-12),
-                variant("r = 2r*, δ = 1e-6·tr(M)/r", 2, 0.0, None, 1e-6),
+                variant("exact rank; γ = 1", 1, 1.0, None, 1e-12),
+                variant("exact rank; rebalance every 10", 1, 0.0, Some(10), 1e-12),
+                variant("r = 2r*; exact field (δ = 0)", 2, 0.0, None, 0.0),
+                variant("r = 2r*; δ = 1e-12·tr(M)/r", 2, 0.0, None, 1e-12),
+                variant("r = 2r*; δ = 1e-6·tr(M)/r", 2, 0.0, None, 1e-6),
             ],
         }
     }

@@ -672,6 +672,12 @@ pub fn record_runs(
     runs: Vec<RunRecord>,
     ctx: &ReproduceContext,
 ) -> Result<Option<Vec<RunRecord>>, ExperimentError> {
+    if let Some(run) = runs.iter().find(|r| r.setting.contains([',', '"', '\n'])) {
+        return Err(ExperimentError::Input(format!(
+            "{figure}: the setting '{}' would break the CSV files (no commas, quotes or newlines)",
+            run.setting
+        )));
+    }
     if let JobMode::Shard(shard) = ctx.mode {
         ctx.ledger().write(shard)?;
         return Ok(None);
@@ -899,6 +905,22 @@ mod tests {
         assert_eq!(ctx.config("other", preset.clone()).unwrap(), preset);
         let err = context("[toy]\nsteeps = 3\n").config("toy", preset).unwrap_err().to_string();
         assert!(err.contains("unknown key 'steeps'"), "{err}");
+    }
+
+    #[test]
+    fn a_setting_that_would_break_the_csv_is_refused() {
+        let ctx = context("");
+        let run = |setting: &str| RunRecord {
+            method: "lora-gd",
+            init: Some(InitChoice::Lora),
+            setting: setting.into(),
+            lr: 0.1,
+            seed: 0,
+            rows: Vec::new(),
+            outcome: Outcome::Completed,
+        };
+        let err = record_runs("toy", "none", vec![run("a=1"), run("b, c")], &ctx).unwrap_err().to_string();
+        assert!(err.contains("'b, c' would break the CSV"), "{err}");
     }
 
     #[test]
